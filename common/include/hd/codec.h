@@ -1,0 +1,36 @@
+/* The one module that packs and unpacks protobuf messages, and builds error replies. */
+#ifndef HD_CODEC_H
+#define HD_CODEC_H
+
+#include <stddef.h>
+#include <zmq.h>
+
+#include "hd/proto.h"
+
+/* Unpack. Caller owns the result and frees it with the matching _free (NULL is fine).
+ * NULL when the bytes are not a well-formed message of that type. */
+HdRequest *hd_request_decode(const void *buf, size_t len);
+HdReply *hd_reply_decode(const void *buf, size_t len);
+HdTicketEvent *hd_event_decode(const void *buf, size_t len);
+void hd_request_free(HdRequest *r);
+void hd_reply_free(HdReply *r);
+void hd_event_free(HdTicketEvent *e);
+
+/* Pack into a fresh zmq message that the caller must send or close. 0, or -1 on failure. */
+__attribute__((warn_unused_result)) int hd_request_pack(const HdRequest *r, zmq_msg_t *msg);
+__attribute__((warn_unused_result)) int hd_reply_pack(const HdReply *r, zmq_msg_t *msg);
+__attribute__((warn_unused_result)) int hd_event_pack(const HdTicketEvent *e, zmq_msg_t *msg);
+
+/* An error reply with its own storage, so it can live on the stack. */
+typedef struct {
+    HdError pb;
+    char field[128];
+    char message[512];
+} hd_error_buf;
+
+void hd_error_set(hd_error_buf *e, Helpdesk__V1__ErrorCode code, const char *field,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Makes `rep` an error reply carrying e (which must outlive rep). */
+void hd_reply_set_error(HdReply *rep, hd_error_buf *e);
+
+#endif

@@ -1,0 +1,18 @@
+/* One line per event worth knowing: "ts level service key=value ...", on stderr. */
+#ifndef HD_LOG_H
+#define HD_LOG_H
+
+enum hd_log_level { HD_LOG_DEBUG, HD_LOG_INFO, HD_LOG_WARN, HD_LOG_ERROR };
+
+/* Names the service in every line; `service` must outlive the process (a literal). */
+void hd_log_init(const char *service);
+/* Lines below `level` are dropped; HD_LOG_LEVEL=debug|info|warn|error sets it at init. */
+void hd_log_set_level(enum hd_log_level level);
+void hd_log(enum hd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define hd_debug(...) hd_log(HD_LOG_DEBUG, __VA_ARGS__)
+#define hd_info(...) hd_log(HD_LOG_INFO, __VA_ARGS__)
+#define hd_warn(...) hd_log(HD_LOG_WARN, __VA_ARGS__)
+#define hd_error(...) hd_log(HD_LOG_ERROR, __VA_ARGS__)
+
+#endif

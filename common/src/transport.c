@@ -1,0 +1,226 @@
+#include "hd/transport.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "hd/log.h"
+
+void *hd_socket_new(void *ctx, int type, const char *endpoint, bool bind)
+{
+    void *s = zmq_socket(ctx, type);
+    if (s == NULL) {
+        hd_error("event=socket_failed endpoint=%s error=\"%s\"", endpoint, zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = 500;
+    int64_t max = HD_MAX_MESSAGE_BYTES;
+    int one = 1;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (type == ZMQ_ROUTER)
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (type == ZMQ_SUB)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
+    if (rc != 0) {
+        hd_error("event=%s_failed endpoint=%s error=\"%s\"", bind ? "bind" : "connect", endpoint,
+                 zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void hd_socket_close(void **sock)
+{
+    if (sock == NULL || *sock == NULL)
+        return;
+    int linger = 500;
+    zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(*sock);
+    *sock = NULL;
+}
+
+static bool has_more(void *sock)
+{
+    int more = 0;
+    size_t len = sizeof more;
+    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
+    return more != 0;
+}
+
+void hd_drain_frames(void *sock)
+{
+    while (has_more(sock)) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, 0);
+        zmq_msg_close(&m);
+    }
+}
+
+/* Receives one frame into a fresh message. -1 on failure, message closed. */
+static int recv_frame(void *sock, zmq_msg_t *m, int flags)
+{
+    zmq_msg_init(m);
+    if (zmq_msg_recv(m, sock, flags) < 0) {
+        zmq_msg_close(m);
+        return -1;
+    }
+    return 0;
+}
+
+/* After the identity: [""][body] or [body]. Anything else is malformed. */
+static enum hd_recv_result read_body(void *router, hd_peer *peer, HdRequest **req,
+                                     hd_error_buf *err)
+{
+    zmq_msg_t m;
+    if (!has_more(router) || recv_frame(router, &m, 0) != 0) {
+        hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "frames",
+                     "the message has no body frame: send [\"\"][Request]");
+        return HD_RECV_BAD;
+    }
+    if (zmq_msg_size(&m) == 0 && has_more(router)) {
+        peer->delimited = true;
+        zmq_msg_close(&m);
+        if (recv_frame(router, &m, 0) != 0)
+            return HD_RECV_NONE;
+    }
+    if (has_more(router)) {
+        zmq_msg_close(&m);
+        hd_drain_frames(router);
+        hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "frames",
+                     "too many frames: send one Request frame after an empty delimiter");
+        return HD_RECV_BAD;
+    }
+    *req = hd_request_decode(zmq_msg_data(&m), zmq_msg_size(&m));
+    zmq_msg_close(&m);
+    if (*req == NULL) {
+        hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "request",
+                     "the frame is not a helpdesk.v1.Request protobuf message");
+        return HD_RECV_BAD;
+    }
+    if ((*req)->body_case == HELPDESK__V1__REQUEST__BODY__NOT_SET) {
+        hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body",
+                     "the Request has no body, or one this server does not know");
+        return HD_RECV_BAD;
+    }
+    return HD_RECV_OK;
+}
+
+enum hd_recv_result hd_router_recv(void *router, hd_peer *peer, HdRequest **req,
+                                   hd_error_buf *err, int flags)
+{
+    *req = NULL;
+    peer->delimited = false;
+    zmq_msg_t id;
+    if (recv_frame(router, &id, flags) != 0)
+        return HD_RECV_NONE;
+    peer->id_len = zmq_msg_size(&id);
+    if (peer->id_len > sizeof peer->id)
+        peer->id_len = sizeof peer->id;
+    memcpy(peer->id, zmq_msg_data(&id), peer->id_len);
+    zmq_msg_close(&id);
+    enum hd_recv_result r = read_body(router, peer, req, err);
+    if (r == HD_RECV_BAD) {
+        hd_request_free(*req);
+        *req = NULL;
+    }
+    return r;
+}
+
+int hd_router_send(void *router, const hd_peer *peer, const HdReply *rep)
+{
+    zmq_msg_t body;
+    if (hd_reply_pack(rep, &body) != 0)
+        return -1;
+    if (zmq_send(router, peer->id, peer->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        goto fail;
+    if (peer->delimited && zmq_send(router, "", 0, ZMQ_SNDMORE) < 0)
+        goto fail;
+    if (zmq_msg_send(&body, router, 0) < 0)
+        goto fail;
+    return 0;
+fail:
+    zmq_msg_close(&body);
+    return -1;
+}
+
+int hd_router_send_error(void *router, const hd_peer *peer, uint64_t id, hd_error_buf *err)
+{
+    HdReply rep = HELPDESK__V1__REPLY__INIT;
+    rep.id = id;
+    hd_reply_set_error(&rep, err);
+    return hd_router_send(router, peer, &rep);
+}
+
+int hd_dealer_send(void *dealer, const HdRequest *req, int flags)
+{
+    zmq_msg_t body;
+    if (hd_request_pack(req, &body) != 0)
+        return -1;
+    if (zmq_send(dealer, "", 0, ZMQ_SNDMORE | flags) < 0 || zmq_msg_send(&body, dealer, flags) < 0) {
+        int saved = errno;
+        zmq_msg_close(&body);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads [""][body] or [topic][body]; returns the body frame, or -1. */
+static int recv_two_frames(void *sock, zmq_msg_t *body, int flags)
+{
+    zmq_msg_t head;
+    if (recv_frame(sock, &head, flags) != 0)
+        return -1;
+    zmq_msg_close(&head);
+    if (!has_more(sock) || recv_frame(sock, body, 0) != 0) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (has_more(sock)) {
+        zmq_msg_close(body);
+        hd_drain_frames(sock);
+        errno = EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
+HdReply *hd_dealer_recv(void *dealer, int flags)
+{
+    zmq_msg_t body;
+    if (recv_two_frames(dealer, &body, flags) != 0)
+        return NULL;
+    HdReply *rep = hd_reply_decode(zmq_msg_data(&body), zmq_msg_size(&body));
+    zmq_msg_close(&body);
+    if (rep == NULL)
+        errno = EPROTO;
+    return rep;
+}
+
+int hd_publish_event(void *pub, const HdTicketEvent *ev)
+{
+    zmq_msg_t body;
+    if (hd_event_pack(ev, &body) != 0)
+        return -1;
+    const char *topic = hd_event_kind_name(ev->kind);
+    if (zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE) < 0 || zmq_msg_send(&body, pub, 0) < 0) {
+        zmq_msg_close(&body);
+        return -1;
+    }
+    return 0;
+}
+
+HdTicketEvent *hd_subscriber_recv(void *sub, int flags)
+{
+    zmq_msg_t body;
+    if (recv_two_frames(sub, &body, flags) != 0)
+        return NULL;
+    HdTicketEvent *ev = hd_event_decode(zmq_msg_data(&body), zmq_msg_size(&body));
+    zmq_msg_close(&body);
+    if (ev == NULL)
+        errno = EPROTO;
+    return ev;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests and `make run` need, from Debian's packages.
+# As root it runs apt-get; otherwise it names exactly what to install.
+set -euo pipefail
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+
+PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf-c-dev
+          protobuf-compiler libyaml-dev libpq-dev libcmocka-dev postgresql
+          postgresql-client python3 procps)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    [ $quiet = 1 ] || echo "deps: everything is installed"
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing Debian packages: ${missing[*]}" >&2
+    echo "deps: install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed"
