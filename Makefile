@@ -49,11 +49,14 @@ TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(O)/obj/%.o)
 E2E_SRC    := $(wildcard tests/e2e/*.c)
 E2E_BINS   := $(E2E_SRC:tests/e2e/%.c=$(O)/tests/e2e_%)
 
-.PHONY: all deps run test unit e2e lint format clean bin tests
+.PHONY: all deps deps-check run test lint format clean bin tests
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: deps-check bin
+# deps-check runs first and alone: on a fresh machine pkg-config only finds the libraries
+# after it, so the build itself runs in a sub-make that reads the flags anew.
+all: deps-check
+	@$(MAKE) --no-print-directory bin
 
 bin: $(BINS)
 
@@ -100,7 +103,8 @@ $(O)/tests/e2e_%: tests/e2e/%.c $(TEST_SUPPORT_OBJ) $(LIBHD) $(GEN_H)
 	$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(LIBHD) $(LDLIBS) -lcmocka
 
 # The embedded default: a private PostgreSQL under var/ and every service, until Ctrl-C.
-run: all
+run: deps-check
+	@$(MAKE) --no-print-directory bin
 	@deploy/local/run.sh $(O)/bin
 
 # Builds with sanitizers, starts its own PostgreSQL and services, runs every test, stops them,
@@ -109,10 +113,10 @@ test: deps-check
 	@$(MAKE) --no-print-directory SAN=1 bin tests
 	@tests/run.sh build/san
 
-lint: deps-check
+lint: deps-check $(GEN_H)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --suppress=missingIncludeSystem -Icommon/include common/src services
-	clang-tidy --quiet $(COMMON_SRC) $(wildcard services/*/*.c) -- $(CFLAGS)
+	clang-tidy --quiet $(COMMON_SRC) $(wildcard services/*/*.c) -- $(filter-out -MMD -MP,$(CFLAGS))
 
 format:
 	clang-format -i $(COMMON_SRC) $(wildcard common/include/hd/*.h services/*/*.[ch] tests/*/*.[ch])

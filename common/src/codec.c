@@ -5,21 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DECODE(type, fn, buf, len) fn(NULL, (len), (const uint8_t *)(buf))
-
 HdRequest *hd_request_decode(const void *buf, size_t len)
 {
-    return DECODE(HdRequest, helpdesk__v1__request__unpack, buf, len);
+    return helpdesk__v1__request__unpack(NULL, len, (const uint8_t *)buf);
 }
 
 HdReply *hd_reply_decode(const void *buf, size_t len)
 {
-    return DECODE(HdReply, helpdesk__v1__reply__unpack, buf, len);
+    return helpdesk__v1__reply__unpack(NULL, len, (const uint8_t *)buf);
 }
 
 HdTicketEvent *hd_event_decode(const void *buf, size_t len)
 {
-    return DECODE(HdTicketEvent, helpdesk__v1__ticket_event__unpack, buf, len);
+    return helpdesk__v1__ticket_event__unpack(NULL, len, (const uint8_t *)buf);
 }
 
 void hd_request_free(HdRequest *r)

@@ -57,7 +57,7 @@ static const char *env_value(const char *key)
     char name[128] = "HD_";
     size_t n = 3;
     for (const char *p = key; *p && n < sizeof name - 1; p++)
-        name[n++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+        name[n++] = (char)((*p == '.' || *p == '-') ? '_' : toupper((unsigned char)*p));
     name[n] = '\0';
     return getenv(name);
 }

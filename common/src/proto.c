@@ -21,7 +21,7 @@ static const char *const error_names[] = {"none",      "bad_request", "invalid_f
                                           "internal",  "unknown_worker"};
 
 #define NAME_OF(table, v)                                                                  \
-    (((unsigned)(v) < sizeof(table) / sizeof(table[0])) ? table[(unsigned)(v)] : "unknown")
+    (((unsigned)(v) < sizeof(table) / sizeof((table)[0])) ? (table)[(unsigned)(v)] : "unknown")
 
 const char *hd_priority_name(Helpdesk__V1__Priority p) { return NAME_OF(priority_names, p); }
 const char *hd_priority_title(Helpdesk__V1__Priority p) { return NAME_OF(priority_titles, p); }
