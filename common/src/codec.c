@@ -38,6 +38,88 @@ void hd_event_free(HdTicketEvent *e)
         helpdesk__v1__ticket_event__free_unpacked(e, NULL);
 }
 
+/* Reads a base-128 varint at *pos. -1 when it runs past the end. */
+static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t b = p[(*pos)++];
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Appends "name" or "name[i]" to the path, with a dot before it when the path is not empty. */
+static void path_push(char *path, size_t cap, const ProtobufCFieldDescriptor *fd, unsigned index)
+{
+    size_t n = strlen(path);
+    const char *dot = n ? "." : "";
+    if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+        snprintf(path + n, cap - n, "%s%s[%u]", dot, fd->name, index);
+    else
+        snprintf(path + n, cap - n, "%s%s", dot, fd->name);
+}
+
+/* Walks one message's wire bytes; -1 with the path set at the first string holding a NUL. */
+static int scan_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+                        char *path, size_t cap, int depth)
+{
+    unsigned seen[64] = {0}; /* occurrences per field, for repeated-field indexes */
+    size_t pos = 0;
+    size_t base = strlen(path);
+    while (pos < len) {
+        uint64_t key, n = 0;
+        if (read_varint(p, len, &pos, &key) != 0)
+            return 0;
+        switch (key & 7) {
+        case 0: if (read_varint(p, len, &pos, &n) != 0) return 0; continue;
+        case 1: pos += 8; continue;
+        case 5: pos += 4; continue;
+        case 2: break;
+        default: return 0; /* groups: protobuf-c would have refused the message */
+        }
+        if (read_varint(p, len, &pos, &n) != 0 || n > len - pos)
+            return 0;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+        size_t at = pos;
+        pos += n;
+        if (fd == NULL)
+            continue;
+        size_t i = (size_t)(fd - d->fields);
+        unsigned index = i < 64 ? seen[i]++ : 0;
+        if (fd->type == PROTOBUF_C_TYPE_STRING && memchr(p + at, 0, n) != NULL) {
+            path_push(path, cap, fd, index);
+            return -1;
+        }
+        if (fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16) {
+            path_push(path, cap, fd, index);
+            if (scan_strings(fd->descriptor, p + at, n, path, cap, depth + 1) != 0)
+                return -1;
+            path[base] = '\0';
+        }
+    }
+    return 0;
+}
+
+int hd_request_check_strings(const void *buf, size_t len, char *field, size_t cap)
+{
+    char path[256] = "";
+    if (scan_strings(&helpdesk__v1__request__descriptor, buf, len, path, sizeof path, 0) == 0)
+        return 0;
+    const char *shown = path;
+    static const char *const prefixes[] = {"submit.contact.", "create_tickets.contact."};
+    for (size_t i = 0; i < 2; i++)
+        if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
+            shown = path + strlen(prefixes[i]);
+    snprintf(field, cap, "%s", shown);
+    return -1;
+}
+
 static void free_buffer(void *data, void *hint)
 {
     (void)hint;

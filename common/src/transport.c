@@ -94,10 +94,19 @@ static enum hd_recv_result read_body(void *router, hd_peer *peer, HdRequest **re
         return HD_RECV_BAD;
     }
     *req = hd_request_decode(zmq_msg_data(&m), zmq_msg_size(&m));
-    zmq_msg_close(&m);
     if (*req == NULL) {
+        zmq_msg_close(&m);
         hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "request",
                      "the frame is not a helpdesk.v1.Request protobuf message");
+        return HD_RECV_BAD;
+    }
+    peer->request_id = (*req)->id;
+    char field[128];
+    int nul = hd_request_check_strings(zmq_msg_data(&m), zmq_msg_size(&m), field, sizeof field);
+    zmq_msg_close(&m);
+    if (nul != 0) {
+        hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, field,
+                     "%s contains a NUL byte, which text may not hold", field);
         return HD_RECV_BAD;
     }
     if ((*req)->body_case == HELPDESK__V1__REQUEST__BODY__NOT_SET) {
@@ -113,6 +122,7 @@ enum hd_recv_result hd_router_recv(void *router, hd_peer *peer, HdRequest **req,
 {
     *req = NULL;
     peer->delimited = false;
+    peer->request_id = 0;
     zmq_msg_t id;
     if (recv_frame(router, &id, flags) != 0)
         return HD_RECV_NONE;

@@ -16,6 +16,13 @@ void hd_request_free(HdRequest *r);
 void hd_reply_free(HdReply *r);
 void hd_event_free(HdTicketEvent *e);
 
+/* protobuf-c keeps no string lengths, so a string with a NUL byte would be silently cut short
+ * on unpack. This scans the wire bytes of a well-formed Request for such strings. -1 with the
+ * field's path (relative to the contact for submit and create_tickets, e.g.
+ * "problems[1].summary") in `field`; 0 when every string is free of NUL bytes. */
+__attribute__((warn_unused_result)) int hd_request_check_strings(const void *buf, size_t len,
+                                                                 char *field, size_t cap);
+
 /* Pack into a fresh zmq message that the caller must send or close. 0, or -1 on failure. */
 __attribute__((warn_unused_result)) int hd_request_pack(const HdRequest *r, zmq_msg_t *msg);
 __attribute__((warn_unused_result)) int hd_reply_pack(const HdReply *r, zmq_msg_t *msg);

@@ -23,6 +23,7 @@ typedef struct {
     unsigned char id[256];
     size_t id_len;
     bool delimited; /* the request had an empty delimiter frame, so the reply gets one too */
+    uint64_t request_id; /* the request's id, also for a bad request (0 when undecodable) */
 } hd_peer;
 
 enum hd_recv_result {

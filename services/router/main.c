@@ -1,0 +1,140 @@
+/* hd-router: takes `triaged` tickets from the store, chooses their queue (support centre),
+ * tier and optional technician from the help desk's routing rules file (router.rules), and
+ * sends the result back.
+ *   hd-router [--config FILE]       (or HD_CONFIG=FILE)
+ * SIGHUP reloads the rules file; a bad new file is logged and the old rules stay. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd/config.h"
+#include "hd/log.h"
+#include "hd/worker.h"
+#include "router.h"
+
+typedef struct {
+    char rules_path[1024];
+    route_rules *rules;
+    route_decision decision; /* the result in flight points here */
+} app;
+
+static int decide(const HdTicket *t, HdWorkResult *out, void *ctx)
+{
+    app *a = ctx;
+    route_decide(a->rules, t, &a->decision);
+    out->result_case = HELPDESK__V1__WORK_RESULT__RESULT_ROUTED;
+    out->routed = &a->decision.pb;
+    return 0;
+}
+
+/* Log values are written key="..."; the loader's messages quote names with '"'. */
+static void log_safe(char *s)
+{
+    for (; *s; s++)
+        if (*s == '"')
+            *s = '\'';
+}
+
+static int load_rules(app *a)
+{
+    char err[512];
+    route_rules *r = route_rules_load(a->rules_path, err, sizeof err);
+    if (r == NULL) {
+        log_safe(err);
+        hd_error("event=rules_invalid path=%s error=\"%s\"", a->rules_path, err);
+        return -1;
+    }
+    route_rules_destroy(&a->rules);
+    a->rules = r;
+    hd_info("event=rules_loaded path=%s rules=%zu default_queue=%s", a->rules_path,
+            route_rules_count(r), route_rules_default_queue(r));
+    return 0;
+}
+
+static int reload(void *ctx)
+{
+    app *a = ctx;
+    if (load_rules(a) != 0) {
+        hd_warn("event=reload_failed path=%s action=\"keeping the previous rules\"", a->rules_path);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return getenv("HD_CONFIG");
+}
+
+static int check_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            continue;
+        fprintf(stderr, "usage: hd-router [--config FILE]\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads everything the stage needs from the config; -1 with the reason logged. */
+static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t *credit,
+                     int64_t *hb)
+{
+    char err[512];
+    const char *rules = hd_config_str(cfg, "router.rules", NULL);
+    if (rules == NULL || rules[0] == '\0') {
+        hd_error("event=config_invalid key=router.rules error=\"not set: give the path of "
+                 "the routing rules file (HD_ROUTER_RULES)\"");
+        return -1;
+    }
+    snprintf(a->rules_path, sizeof a->rules_path, "%s", rules);
+    if (hd_config_int(cfg, "router.credit", 1, 10000, credit, err, sizeof err) != 0 ||
+        hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, hb, err, sizeof err) != 0) {
+        log_safe(err);
+        hd_error("event=config_invalid error=\"%s\"", err);
+        return -1;
+    }
+    opts->stage = HELPDESK__V1__STAGE__STAGE_ROUTE;
+    opts->endpoint = hd_config_str(cfg, "store.work", HD_DEFAULT_STORE_WORK);
+    opts->credit = (uint32_t)*credit;
+    opts->heartbeat_ms = (int)*hb;
+    opts->reload = reload;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    hd_log_init("router");
+    if (check_args(argc, argv) != 0)
+        return 2;
+    char err[512];
+    hd_config *cfg = hd_config_load(config_path(argc, argv), err, sizeof err);
+    if (cfg == NULL) {
+        log_safe(err);
+        hd_error("event=config_invalid error=\"%s\"", err);
+        return 1;
+    }
+    app a = {0};
+    hd_worker_opts opts = {0};
+    int64_t credit = 32, hb = 1000;
+    char name[320];
+    hd_worker_name("router", name, sizeof name);
+    opts.worker = name;
+    int rc = 1;
+    if (configure(cfg, &a, &opts, &credit, &hb) == 0 && load_rules(&a) == 0)
+        rc = hd_worker_run(&opts, decide, &a) == 0 ? 0 : 1;
+    route_rules_destroy(&a.rules);
+    hd_config_destroy(&cfg);
+    return rc;
+}

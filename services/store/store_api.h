@@ -1,0 +1,16 @@
+/* The store's API requests (create_tickets, get_ticket, list_tickets, events_since, get_cursor,
+ * commit_cursor): request in, reply and committed events out. No sockets here. */
+#ifndef STORE_API_H
+#define STORE_API_H
+
+#include <stdint.h>
+
+#include "store.h"
+#include "store_db.h"
+
+/* Fills `rep` (initialised by the caller with the request id) with the result or an error.
+ * Events committed by the request are appended to evs, for publishing. */
+void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,
+                      store_events *evs);
+
+#endif

@@ -1,0 +1,77 @@
+/* Everything hd-store does with PostgreSQL: connection, migrations, prepared statements, and
+ * one function per operation, each its own transaction. Results come back as protobuf
+ * messages (caller frees them with protobuf_c_message_free_unpacked) and committed events in a
+ * store_events list for the loop to publish after COMMIT.
+ *
+ * Event seq is gapless: the store assigns it from a counter initialised from max(seq) and
+ * restored when a transaction rolls back. Only one hd-store may write to a database. */
+#ifndef STORE_DB_H
+#define STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hd/codec.h"
+#include "store.h"
+
+typedef struct store_db store_db;
+
+enum store_db_rc {
+    STORE_DB_ERROR = -1,     /* database failure: logged; reply ERROR_UNAVAILABLE */
+    STORE_DB_OK = 0,
+    STORE_DB_NOT_FOUND = 1,
+};
+
+/* Connects, refuses a server whose encoding is not UTF8, applies migrations under an advisory
+ * lock, prepares statements and reads max(seq). NULL with the reason in err on failure.
+ * Caller owns the result. */
+store_db *store_db_open(const char *url, char *err, size_t errlen);
+/* Safe on NULL and twice; sets *db to NULL. */
+void store_db_destroy(store_db **db);
+
+/* True after an error that lost the connection; the loop then calls store_db_reconnect. */
+bool store_db_broken(const store_db *db);
+/* PQreset, prepare again, re-read max(seq). 0 or -1 (still broken). */
+__attribute__((warn_unused_result)) int store_db_reconnect(store_db *db);
+/* The newest committed seq. */
+int64_t store_db_last_seq(const store_db *db);
+
+/* Creates one ticket per problem and a `created` event each, or on a repeated
+ * (source, external_id) reads back the existing receipt with duplicate = true. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_create_tickets(store_db *db, const HdContact *c, int64_t now_ms, HdContactReceipt **out,
+                        store_events *evs);
+
+/* A ticket with customer, account, location and problem; with history when `history`. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_get_ticket(store_db *db, int64_t id, bool history, HdTicketDetail **out);
+
+/* Filters: queue "" any, status/priority 0 any; tickets with id > after_id, by id. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_list_tickets(store_db *db, const char *queue, Helpdesk__V1__Status status,
+                      Helpdesk__V1__Priority priority, int64_t after_id, uint32_t limit,
+                      HdTicketList **out);
+
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_events_since(store_db *db, int64_t after_seq, uint32_t limit, HdEventBatch **out);
+
+/* The consumer's committed seq, 0 if none. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_get_cursor(store_db *db, const char *consumer, int64_t *seq);
+/* Moves the cursor to max(current, seq); *out gets the resulting seq. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_commit_cursor(store_db *db, const char *consumer, int64_t seq, int64_t *out);
+
+/* Applies a prioritized or routed result (checked with store_check_result) if the ticket is
+ * still in the stage's expected status: one UPDATE ... WHERE status = expected plus its event.
+ * *applied false means the ticket had moved on (or does not exist): nothing changed. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_apply_result(store_db *db, const HdWorkResult *r, const char *actor, int64_t now_ms,
+                      bool *applied, store_events *evs);
+
+/* Ids of tickets in `status`, by id; caller frees *ids. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_ticket_ids(store_db *db, Helpdesk__V1__Status status, int64_t **ids, size_t *n);
+
+#endif
