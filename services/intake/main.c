@@ -1,0 +1,277 @@
+/* hd-intake: the front door. Clients send Request{submit{contact}} on a ROUTER; a valid contact
+ * goes on to the store as create_tickets over a DEALER, and the store's answer (sent after it
+ * committed) goes back to the client. Many calls wait for the store at once; none blocks. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hd/clock.h"
+#include "hd/config.h"
+#include "hd/log.h"
+#include "hd/signals.h"
+#include "hd/transport.h"
+#include "intake.h"
+
+/* Messages read from one socket before looking at the others, so neither starves. */
+#define BATCH 256
+
+typedef struct {
+    intake_settings set;
+    void *router; /* clients */
+    void *store;  /* DEALER to store.api */
+    intake_pending *pending;
+} intake_loop;
+
+static void log_rejected(const HdRequest *req, const hd_error_buf *err)
+{
+    const HdContact *c = req && req->body_case == HELPDESK__V1__REQUEST__BODY_SUBMIT &&
+                                 req->submit ? req->submit->contact
+                                             : NULL;
+    char src[96], ext[256];
+    intake_log_quote(src, sizeof src, c ? c->source : "");
+    intake_log_quote(ext, sizeof ext, c ? c->external_id : "");
+    hd_info("event=rejected code=%s field=%s source=%s external_id=%s",
+            hd_error_code_name(err->pb.code), err->field, src, ext);
+}
+
+static void reply_error(intake_loop *l, const hd_peer *peer, uint64_t id, hd_error_buf *err)
+{
+    if (hd_router_send_error(l->router, peer, id, err) != 0)
+        hd_warn("event=reply_failed error=\"%s\"", zmq_strerror(errno));
+}
+
+static void forward(intake_loop *l, const hd_peer *peer, HdRequest *req)
+{
+    HdContact *c = req->submit->contact;
+    intake_call *call =
+        intake_pending_add(l->pending, req->id, peer, hd_mono_ms() + l->set.store_timeout_ms, c);
+    hd_error_buf err;
+    if (call == NULL) {
+        hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                     "intake has too many contacts waiting for the store; retry shortly with "
+                     "the same source and external_id");
+        reply_error(l, peer, req->id, &err);
+        return;
+    }
+    HdCreateTickets create = HELPDESK__V1__CREATE_TICKETS__INIT;
+    create.contact = c;
+    HdRequest out = HELPDESK__V1__REQUEST__INIT;
+    out.id = call->store_id;
+    out.body_case = HELPDESK__V1__REQUEST__BODY_CREATE_TICKETS;
+    out.create_tickets = &create;
+    if (hd_dealer_send(l->store, &out, ZMQ_DONTWAIT) != 0) {
+        intake_call gone;
+        (void)intake_pending_take(l->pending, out.id, &gone);
+        hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                     "the store cannot take requests now; retry with the same source and "
+                     "external_id");
+        hd_warn("event=store_send_failed error=\"%s\"", zmq_strerror(errno));
+        reply_error(l, peer, req->id, &err);
+    }
+}
+
+static void on_client(intake_loop *l)
+{
+    for (int i = 0; i < BATCH; i++) {
+        hd_peer peer;
+        HdRequest *req = NULL;
+        hd_error_buf err;
+        enum hd_recv_result r = hd_router_recv(l->router, &peer, &req, &err, ZMQ_DONTWAIT);
+        if (r == HD_RECV_NONE)
+            return;
+        if (r == HD_RECV_BAD) {
+            log_rejected(NULL, &err);
+            reply_error(l, &peer, peer.request_id, &err);
+            continue;
+        }
+        if (intake_accept(req, l->set.max_problems, hd_now_ms(), &err) != 0) {
+            log_rejected(req, &err);
+            reply_error(l, &peer, req->id, &err);
+        } else {
+            forward(l, &peer, req);
+        }
+        hd_request_free(req);
+    }
+}
+
+static void log_contact(const intake_call *call, const HdReply *rep)
+{
+    char src[96], ext[256];
+    intake_log_quote(src, sizeof src, call->source);
+    intake_log_quote(ext, sizeof ext, call->external_id);
+    if (rep->body_case != HELPDESK__V1__REPLY__BODY_RECEIPT) {
+        const HdError *e = rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR ? rep->error : NULL;
+        hd_warn("event=store_refused source=%s external_id=%s code=%s field=%s", src, ext,
+                e ? hd_error_code_name(e->code) : "none", e && e->field ? e->field : "");
+        return;
+    }
+    const HdContactReceipt *rc = rep->receipt;
+    char ids[512] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < rc->n_ticket_ids && n < sizeof ids - 24; i++)
+        n += (size_t)snprintf(ids + n, sizeof ids - n, "%s%" PRId64, i ? "," : "",
+                              rc->ticket_ids[i]);
+    hd_info("event=contact source=%s external_id=%s contact_id=%" PRId64
+            " tickets=%s duplicate=%s",
+            src, ext, rc->contact_id, ids, rc->duplicate ? "true" : "false");
+}
+
+static void on_store(intake_loop *l)
+{
+    for (int i = 0; i < BATCH; i++) {
+        HdReply *rep = hd_dealer_recv(l->store, ZMQ_DONTWAIT);
+        if (rep == NULL) {
+            if (errno == EAGAIN || errno == ETERM || errno == EINTR)
+                return;
+            hd_warn("event=store_bad_reply error=\"the store sent a malformed reply\"");
+            continue;
+        }
+        intake_call call;
+        if (intake_pending_take(l->pending, rep->id, &call) != 0) {
+            hd_warn("event=store_late_reply store_request=%" PRIu64, rep->id);
+            hd_reply_free(rep);
+            continue;
+        }
+        log_contact(&call, rep);
+        hd_error_buf err;
+        rep->id = call.client_id;
+        int rc;
+        if (rep->body_case == HELPDESK__V1__REPLY__BODY_RECEIPT ||
+            rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR) {
+            rc = hd_router_send(l->router, &call.peer, rep);
+        } else {
+            hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_INTERNAL, "",
+                         "the store answered with something other than a receipt");
+            rc = hd_router_send_error(l->router, &call.peer, call.client_id, &err);
+        }
+        if (rc != 0)
+            hd_warn("event=reply_failed error=\"%s\"", zmq_strerror(errno));
+        hd_reply_free(rep);
+    }
+}
+
+static void expire_calls(intake_loop *l)
+{
+    intake_call call;
+    while (intake_pending_expire(l->pending, hd_mono_ms(), &call) == 0) {
+        char src[96], ext[256];
+        intake_log_quote(src, sizeof src, call.source);
+        intake_log_quote(ext, sizeof ext, call.external_id);
+        hd_warn("event=store_timeout source=%s external_id=%s timeout_ms=%d", src, ext,
+                l->set.store_timeout_ms);
+        hd_error_buf err;
+        hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                     "the store did not answer; retry with the same source and external_id");
+        reply_error(l, &call.peer, call.client_id, &err);
+    }
+}
+
+static long poll_timeout(intake_loop *l)
+{
+    int64_t next = intake_pending_next_deadline(l->pending);
+    if (next < 0)
+        return 1000;
+    int64_t left = next - hd_mono_ms();
+    return left < 0 ? 0 : (left > 1000 ? 1000 : (long)left);
+}
+
+static int run(intake_loop *l, int sigfd)
+{
+    for (;;) {
+        zmq_pollitem_t items[] = {{.socket = l->router, .events = ZMQ_POLLIN},
+                                  {.socket = l->store, .events = ZMQ_POLLIN},
+                                  {.fd = sigfd, .events = ZMQ_POLLIN}};
+        int rc = zmq_poll(items, 3, poll_timeout(l));
+        if (rc < 0 && errno != EINTR) {
+            hd_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
+            return 1;
+        }
+        if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) {
+            int sig = hd_signals_take(sigfd);
+            if (sig == SIGTERM || sig == SIGINT) {
+                hd_info("event=stopping signal=%d waiting=%zu", sig,
+                        intake_pending_count(l->pending));
+                return 0;
+            }
+        }
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            on_store(l);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            on_client(l);
+        expire_calls(l);
+    }
+}
+
+static const char *config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return getenv("HD_CONFIG");
+}
+
+static int usage_ok(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            continue;
+        fprintf(stderr, "usage: hd-intake [--config FILE]\nunknown argument: %s\n", argv[i]);
+        return 0;
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    hd_log_init("intake");
+    if (!usage_ok(argc, argv))
+        return 2;
+    char err[512];
+    hd_config *cfg = hd_config_load(config_path(argc, argv), err, sizeof err);
+    if (cfg == NULL) {
+        hd_error("event=config_failed error=\"%s\"", err);
+        return 1;
+    }
+    intake_loop l = {0};
+    if (intake_settings_load(cfg, &l.set, err, sizeof err) != 0) {
+        hd_error("event=config_failed error=\"%s\"", err);
+        hd_config_destroy(&cfg);
+        return 1;
+    }
+    int sigfd = hd_signals_open();
+    if (sigfd < 0) {
+        hd_error("event=signals_failed error=\"%s\"", strerror(errno));
+        hd_config_destroy(&cfg);
+        return 1;
+    }
+    void *ctx = zmq_ctx_new();
+    int status = 1;
+    l.router = hd_socket_new(ctx, ZMQ_ROUTER, l.set.endpoint, true);
+    l.store = hd_socket_new(ctx, ZMQ_DEALER, l.set.store_api, false);
+    l.pending = intake_pending_new((uint64_t)hd_now_ms() << 16);
+    if (l.router != NULL && l.store != NULL) {
+        hd_info("event=ready endpoint=%s store=%s max_problems=%d store_timeout_ms=%d",
+                l.set.endpoint, l.set.store_api, l.set.max_problems, l.set.store_timeout_ms);
+        status = run(&l, sigfd);
+    }
+    hd_socket_close(&l.router);
+    hd_socket_close(&l.store);
+    intake_pending_destroy(&l.pending);
+    zmq_ctx_term(ctx);
+    hd_config_destroy(&cfg);
+    close(sigfd);
+    hd_info("event=stopped");
+    return status;
+}
