@@ -1,0 +1,152 @@
+/* The end-to-end test harness: a fresh database on the test PostgreSQL, free loopback ports, a
+ * config file, real service processes with their logs, polling waits with deadlines, and
+ * client/SQL helpers. Environment (set by tests/run.sh): HD_TEST_PG_URL (a server URL ending in
+ * a database name), HD_TEST_BIN (the folder with hd-* and helpdesk), HD_TEST_TMP (scratch). */
+#ifndef HD_TEST_HARNESS_H
+#define HD_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hd/codec.h"
+
+#define HT_MAX_PROCS 24
+
+/* One service process started by the harness. */
+typedef struct {
+    pid_t pid;
+    char name[64];   /* e.g. "hd-prioritizer" */
+    char log[560];   /* its stderr and stdout */
+    int status;      /* wait status once reaped */
+    bool reaped;
+} ht_proc;
+
+/* One test environment: a database, four endpoints, a folder with the config and rules files. */
+typedef struct {
+    char name[64];
+    char dir[400];          /* HD_TEST_TMP/<name>-<pid> */
+    char bin[400];          /* HD_TEST_BIN */
+    char db_name[96];
+    char db_url[1024];      /* the fresh database, given to the store */
+    char config[480];       /* dir/helpdesk.yaml */
+    char priority_rules[480];
+    char routing_rules[480];
+    char intake_ep[64], api_ep[64], work_ep[64], events_ep[64];
+    void *zctx;
+    void *intake;           /* hd_client * */
+    void *api;              /* hd_client * */
+    void *pg;               /* PGconn * on db_url */
+    ht_proc procs[HT_MAX_PROCS];
+    int nprocs;
+    int lease_ms, heartbeat_ms;
+    bool in_test; /* set by ht_test_setup, cleared by ht_pass */
+    int seq;      /* this environment's number in the process, for unique names */
+    int runs;     /* ht_run calls so far, for their output file names */
+} ht_env;
+
+/* SLA seconds the harness writes into every config: sla.P<p>.<what>. Distinct from the built-in
+ * defaults so a test can tell the config was used. p is 1..4; what 0..4 = first_response,
+ * update_interval, resolution, tier2_after, tier3_after. */
+int64_t ht_sla_seconds(int p, int what);
+
+/* Creates the environment: database, ports, folder, config (no rules files yet). The config
+ * has store.lease_ms 1500, store/worker heartbeat_ms 300, credit 8 for each stage, the rules
+ * paths dir/priority.yaml and dir/routing.yaml, and the SLA table of ht_sla_seconds. Aborts the
+ * whole test binary when the environment itself cannot be made. Caller frees with
+ * ht_env_destroy, which stops every service still running. */
+ht_env *ht_env_new(const char *name);
+void ht_env_destroy(ht_env **env);
+/* Rewrites the config file with extra YAML lines appended at top level (NULL: none). */
+void ht_env_write_config(ht_env *env, const char *extra);
+
+/* Writes `text` to `path`. 0 or -1. */
+int ht_write_file(const char *path, const char *text);
+/* Reads a whole file (NUL-terminated, caller frees); NULL when missing. */
+char *ht_read_file(const char *path, size_t *len);
+
+/* Starts BIN_DIR/<bin> --config <config>, stderr and stdout into dir/<bin>-<n>.log, with `env`
+ * (NULL-terminated "K=V" list, may be NULL) added to the environment. NULL on failure. */
+ht_proc *ht_start(ht_env *env, const char *bin, const char *const *extra_env);
+/* Waits until the process logs "event=ready". false when it exits first or on timeout. */
+bool ht_wait_ready(ht_env *env, ht_proc *p, int timeout_ms);
+/* ht_start + ht_wait_ready; NULL when it does not get ready (its log tail is printed). */
+ht_proc *ht_start_ready(ht_env *env, const char *bin, const char *const *extra_env);
+/* Waits for the process to exit; true when it did (p->status holds the wait status). */
+bool ht_wait_exit(ht_proc *p, int timeout_ms);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the exit code (0..255), 128+signal
+ * when it died from a signal, or -1 when it had to be killed. */
+int ht_stop(ht_proc *p, int timeout_ms);
+/* SIGKILL and reap. */
+void ht_kill9(ht_proc *p);
+bool ht_alive(ht_proc *p);
+/* Stops every service still running (SIGTERM); returns how many did not exit with status 0 or
+ * whose log holds a sanitizer report. */
+int ht_stop_all(ht_env *env);
+/* True when the log of p mentions a sanitizer report. */
+bool ht_log_has_sanitizer_report(const ht_proc *p);
+bool ht_log_contains(const ht_proc *p, const char *needle);
+/* Prints the last `lines` lines of every service log to stderr. */
+void ht_dump_logs(const ht_env *env, int lines);
+
+/* Per-test setup/teardown for cmocka (state is the ht_env * of the group): a test that does
+ * not reach its final ht_pass(env) failed, and the teardown prints the service log tails. */
+int ht_test_setup(void **state);
+int ht_test_teardown(void **state);
+void ht_pass(ht_env *env);
+
+/* Polls cond(arg) every few milliseconds until it holds (true) or timeout_ms passes (false). */
+bool ht_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* A contact with its nested messages in one place; strings point at caller-owned text. */
+#define HT_MAX_PROBLEMS 16
+typedef struct {
+    HdContact c;
+    HdCustomer customer;
+    HdAccount account;
+    HdLocation location;
+    HdProblem problem[HT_MAX_PROBLEMS];
+    HdProblem *problems[HT_MAX_PROBLEMS];
+} ht_contact;
+
+/* A valid contact (web channel, a customer with email and phone, an account and a location),
+ * no problems yet. source and external_id must outlive x. */
+void ht_contact_init(ht_contact *x, const char *source, const char *external_id);
+/* Adds a problem; returns it so the caller can set more fields. */
+HdProblem *ht_contact_add(ht_contact *x, const char *category, const char *summary,
+                          const char *description);
+
+/* Requests. Each returns the reply (caller frees with hd_reply_free) or NULL on no answer. */
+HdReply *ht_submit(ht_env *env, const HdContact *c);
+HdReply *ht_get_ticket(ht_env *env, int64_t id);
+HdReply *ht_list(ht_env *env, Helpdesk__V1__Status status, int64_t after_id, uint32_t limit);
+HdReply *ht_events_since(ht_env *env, int64_t after_seq, uint32_t limit);
+HdReply *ht_store_call(ht_env *env, HdRequest *req);
+/* Sends the raw frames on a fresh DEALER to `endpoint` and waits for one [""][Reply]. NULL on
+ * no answer within timeout_ms. */
+HdReply *ht_raw_call(ht_env *env, const char *endpoint, int nframes, const void *const *frames,
+                     const size_t *lens, int timeout_ms);
+/* How many tickets have this status (paging through list_tickets); -1 on error. */
+long ht_count_status(ht_env *env, Helpdesk__V1__Status status);
+/* The status of a ticket, or 0 (unspecified) when it cannot be read. */
+Helpdesk__V1__Status ht_ticket_status(ht_env *env, int64_t id);
+
+/* A number from one SQL query on the test database (the first column of the first row);
+ * -1 on error (printed). */
+long ht_sql_long(ht_env *env, const char *sql);
+/* The text of the first column of the first row (caller frees); NULL on error or NULL. */
+char *ht_sql_text(ht_env *env, const char *sql);
+/* Runs a statement; 0 or -1. */
+int ht_sql_exec(ht_env *env, const char *sql);
+
+/* Runs BIN_DIR/<argv[0]> (or argv[0] itself when it holds a '/') with argv (NULL-terminated)
+ * and `extra_env`, captures stdout and stderr (NUL-terminated, truncated to their sizes). Returns the exit code, 128+signal when
+ * killed by a signal, or -1 on timeout (the process is killed). */
+int ht_run(ht_env *env, const char *const *argv, const char *const *extra_env, char *out,
+           size_t outlen, char *err, size_t errlen, int timeout_ms);
+
+/* "<prefix>@...:<pid>": the worker name a service with this pid uses. */
+bool ht_actor_is(const char *actor, const char *prefix, pid_t pid);
+
+#endif
