@@ -117,6 +117,26 @@ run_one() {
     fi
 }
 
+# A check that is one command rather than a test binary: 1 passed or 1 failed.
+run_check() {
+    local name=$1 out=$logs/$1.log
+    shift
+    if "$@" >"$out" 2>&1; then
+        total_pass=$((total_pass + 1))
+        printf 'PASS %-32s %3d passed\n' "$name" 1
+    else
+        total_fail=$((total_fail + 1))
+        printf 'FAIL %-32s log: %s\n' "$name" "$out"
+        head -20 "$out" | sed 's/^/    /'
+    fi
+}
+
+# Other programs must be able to speak the protocol: the .proto files compile with the
+# standard protoc for C++, Java and Python too, not only with protoc-c.
+mkdir -p "$tmp/protoc"
+run_check proto_standard_protoc protoc --proto_path="$repo/proto" --cpp_out="$tmp/protoc" \
+    --java_out="$tmp/protoc" --python_out="$tmp/protoc" "$repo"/proto/helpdesk/v1/*.proto
+
 shopt -s nullglob
 units=("$build"/tests/test_*)
 e2es=("$build"/tests/e2e_*)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hd/log.h"
 #include "hd/yaml.h"
 
 struct hd_config {
@@ -109,4 +110,40 @@ int hd_config_int(const hd_config *cfg, const char *key, int64_t lo, int64_t hi,
     }
     *out = n;
     return 0;
+}
+
+/* The --config value, or NULL when absent; -1 on any other argument. */
+static int config_arg(int argc, char **argv, const char **path)
+{
+    *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            *path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            *path = argv[i] + 9;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+hd_config *hd_config_from_args(int argc, char **argv, const char *program, int *exit_code)
+{
+    const char *path;
+    if (config_arg(argc, argv, &path) != 0) {
+        fprintf(stderr, "usage: %s [--config FILE]   (or HD_CONFIG=FILE; HD_* overrides keys)\n",
+                program);
+        *exit_code = 2;
+        return NULL;
+    }
+    if (path == NULL)
+        path = getenv("HD_CONFIG");
+    char err[512];
+    hd_config *cfg = hd_config_load(path, err, sizeof err);
+    if (cfg == NULL) {
+        hd_log_clean(err);
+        hd_error("event=config_invalid error=\"%s\"", err);
+        *exit_code = 1;
+    }
+    return cfg;
 }

@@ -52,3 +52,13 @@ void hd_log(enum hd_log_level level, const char *fmt, ...)
     }
     fputs(line, stderr);
 }
+
+void hd_log_clean(char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"')
+            *s = '\'';
+        else if (*s == '\n' || *s == '\r')
+            *s = ' ';
+    }
+}

@@ -207,43 +207,14 @@ static int run(intake_loop *l, int sigfd)
     }
 }
 
-static const char *config_path(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            return argv[i + 1];
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            return argv[i] + 9;
-    }
-    return getenv("HD_CONFIG");
-}
-
-static int usage_ok(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            i++;
-            continue;
-        }
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            continue;
-        fprintf(stderr, "usage: hd-intake [--config FILE]\nunknown argument: %s\n", argv[i]);
-        return 0;
-    }
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     hd_log_init("intake");
-    if (!usage_ok(argc, argv))
-        return 2;
+    int exit_code;
+    hd_config *cfg = hd_config_from_args(argc, argv, "hd-intake", &exit_code);
+    if (cfg == NULL)
+        return exit_code;
     char err[512];
-    hd_config *cfg = hd_config_load(config_path(argc, argv), err, sizeof err);
-    if (cfg == NULL) {
-        hd_error("event=config_failed error=\"%s\"", err);
-        return 1;
-    }
     intake_loop l = {0};
     if (intake_settings_load(cfg, &l.set, err, sizeof err) != 0) {
         hd_error("event=config_failed error=\"%s\"", err);

@@ -27,20 +27,12 @@ static int decide(const HdTicket *t, HdWorkResult *out, void *ctx)
     return 0;
 }
 
-/* Log values are written key="..."; the loader's messages quote names with '"'. */
-static void log_safe(char *s)
-{
-    for (; *s; s++)
-        if (*s == '"')
-            *s = '\'';
-}
-
 static int load_rules(app *a)
 {
     char err[512];
     route_rules *r = route_rules_load(a->rules_path, err, sizeof err);
     if (r == NULL) {
-        log_safe(err);
+        hd_log_clean(err);
         hd_error("event=rules_invalid path=%s error=\"%s\"", a->rules_path, err);
         return -1;
     }
@@ -61,32 +53,6 @@ static int reload(void *ctx)
     return 0;
 }
 
-static const char *config_path(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            return argv[i + 1];
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            return argv[i] + 9;
-    }
-    return getenv("HD_CONFIG");
-}
-
-static int check_args(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            i++;
-            continue;
-        }
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            continue;
-        fprintf(stderr, "usage: hd-router [--config FILE]\n");
-        return -1;
-    }
-    return 0;
-}
-
 /* Reads everything the stage needs from the config; -1 with the reason logged. */
 static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t *credit,
                      int64_t *hb)
@@ -101,7 +67,7 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t
     snprintf(a->rules_path, sizeof a->rules_path, "%s", rules);
     if (hd_config_int(cfg, "router.credit", 1, 10000, credit, err, sizeof err) != 0 ||
         hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, hb, err, sizeof err) != 0) {
-        log_safe(err);
+        hd_log_clean(err);
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;
     }
@@ -116,15 +82,10 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t
 int main(int argc, char **argv)
 {
     hd_log_init("router");
-    if (check_args(argc, argv) != 0)
-        return 2;
-    char err[512];
-    hd_config *cfg = hd_config_load(config_path(argc, argv), err, sizeof err);
-    if (cfg == NULL) {
-        log_safe(err);
-        hd_error("event=config_invalid error=\"%s\"", err);
-        return 1;
-    }
+    int exit_code;
+    hd_config *cfg = hd_config_from_args(argc, argv, "hd-router", &exit_code);
+    if (cfg == NULL)
+        return exit_code;
     app a = {0};
     hd_worker_opts opts = {0};
     int64_t credit = 32, hb = 1000;

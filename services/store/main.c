@@ -477,22 +477,6 @@ static int run(app *a)
     return 0;
 }
 
-static const char *config_path(int argc, char **argv)
-{
-    const char *path = getenv("HD_CONFIG");
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            path = argv[i] + 9;
-        } else {
-            fprintf(stderr, "usage: hd-store [--config FILE]\n");
-            exit(2);
-        }
-    }
-    return path;
-}
-
 static int open_sockets(app *a)
 {
     a->ctx = zmq_ctx_new();
@@ -519,12 +503,14 @@ static void close_all(app *a)
 int main(int argc, char **argv)
 {
     hd_log_init("store");
-    const char *path = config_path(argc, argv);
+    int exit_code;
+    hd_config *cfg = hd_config_from_args(argc, argv, "hd-store", &exit_code);
+    if (cfg == NULL)
+        return exit_code;
     app a = {.sigfd = -1, .backoff_ms = RECONNECT_MIN_MS};
     a.sigfd = hd_signals_open(); /* before zmq_ctx_new: its threads inherit the mask */
     char err[512];
-    hd_config *cfg = hd_config_load(path, err, sizeof err);
-    if (a.sigfd < 0 || cfg == NULL || load_settings(cfg, &a.set, err, sizeof err) != 0) {
+    if (a.sigfd < 0 || load_settings(cfg, &a.set, err, sizeof err) != 0) {
         hd_error("event=config_failed error=\"%s\"", a.sigfd < 0 ? "signalfd failed" : err);
         hd_config_destroy(&cfg);
         return 1;

@@ -23,6 +23,11 @@ __attribute__((warn_unused_result)) int hd_config_int(const hd_config *cfg, cons
                                                       int64_t lo, int64_t hi, int64_t *out,
                                                       char *err, size_t errlen);
 
+/* What every service's main does first: accepts only `[--config FILE]` (else HD_CONFIG, else
+ * no file) and loads it. NULL when it cannot, with *exit_code set: 2 after printing the usage
+ * line for a bad argument, 1 after logging why the file could not be loaded. */
+hd_config *hd_config_from_args(int argc, char **argv, const char *program, int *exit_code);
+
 /* The path of the config file, or NULL. */
 const char *hd_config_path(const hd_config *cfg);
 

@@ -10,6 +10,9 @@ void hd_log_init(const char *service);
 void hd_log_set_level(enum hd_log_level level);
 void hd_log(enum hd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Makes text safe to log inside key="...": quotes become ' and line breaks spaces. */
+void hd_log_clean(char *s);
+
 #define hd_debug(...) hd_log(HD_LOG_DEBUG, __VA_ARGS__)
 #define hd_info(...) hd_log(HD_LOG_INFO, __VA_ARGS__)
 #define hd_warn(...) hd_log(HD_LOG_WARN, __VA_ARGS__)
