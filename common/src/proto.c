@@ -14,11 +14,17 @@ static const char *const status_names[] = {"unknown",  "new",    "triaged",
 static const char *const channel_names[] = {"unknown", "phone",   "email", "web",
                                             "chat",    "on_site", "api"};
 static const char *const level_names[] = {"unknown", "low", "medium", "high", "critical"};
-static const char *const event_names[] = {"unknown", "created", "triaged", "queued"};
-static const char *const stage_names[] = {"unknown", "prioritize", "route"};
-static const char *const error_names[] = {"none",      "bad_request", "invalid_field",
-                                          "not_found", "conflict",    "unavailable",
-                                          "internal",  "unknown_worker"};
+static const char *const event_names[] = {
+    "unknown",  "created",  "triaged",    "queued",    "taken",          "assigned",
+    "note",     "reply",    "contact_logged", "waiting", "resumed",       "resolved",
+    "closed",   "reopened", "escalation_requested", "escalated",  "reprioritized",
+    "sla_warning", "sla_breach", "update_due", "communication", "satisfaction"};
+static const char *const stage_names[] = {"unknown", "prioritize", "route", "escalate"};
+static const char *const error_names[] = {
+    "none",     "bad_request", "invalid_field",  "not_found",          "conflict",
+    "unavailable", "internal", "unknown_worker", "illegal_transition", "empty"};
+static const char *const deadline_names[] = {"unknown",    "first_response", "update",
+                                             "resolution", "tier2",          "tier3"};
 
 #define NAME_OF(table, v)                                                                  \
     (((unsigned)(v) < sizeof(table) / sizeof((table)[0])) ? (table)[(unsigned)(v)] : "unknown")
@@ -31,6 +37,7 @@ const char *hd_level_name(Helpdesk__V1__Level l) { return NAME_OF(level_names, l
 const char *hd_event_kind_name(Helpdesk__V1__EventKind k) { return NAME_OF(event_names, k); }
 const char *hd_stage_name(Helpdesk__V1__Stage s) { return NAME_OF(stage_names, s); }
 const char *hd_error_code_name(Helpdesk__V1__ErrorCode c) { return NAME_OF(error_names, c); }
+const char *hd_deadline_name(Helpdesk__V1__Deadline d) { return NAME_OF(deadline_names, d); }
 
 /* Index of s in table[1..n), or -1. Index 0 is the "unknown" placeholder, never a match. */
 static int find_name(const char *const *table, int n, const char *s)
@@ -78,5 +85,23 @@ int hd_level_parse(const char *s, Helpdesk__V1__Level *out)
     if (i < 0)
         return -1;
     *out = (Helpdesk__V1__Level)i;
+    return 0;
+}
+
+int hd_event_kind_parse(const char *s, Helpdesk__V1__EventKind *out)
+{
+    int i = find_name(event_names, (int)(sizeof event_names / sizeof event_names[0]), s);
+    if (i < 0)
+        return -1;
+    *out = (Helpdesk__V1__EventKind)i;
+    return 0;
+}
+
+int hd_deadline_parse(const char *s, Helpdesk__V1__Deadline *out)
+{
+    int i = find_name(deadline_names, (int)(sizeof deadline_names / sizeof deadline_names[0]), s);
+    if (i < 0)
+        return -1;
+    *out = (Helpdesk__V1__Deadline)i;
     return 0;
 }

@@ -6,8 +6,8 @@ quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 
 PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf-c-dev
-          protobuf-compiler libyaml-dev libpq-dev libcmocka-dev postgresql
-          postgresql-client python3 procps)
+          protobuf-compiler libyaml-dev libpq-dev libcmocka-dev libcurl4-openssl-dev postgresql
+          postgresql-client python3 python3-aiosmtpd procps)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
