@@ -11,12 +11,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "test_rules.h"
 
 #define OUT 65536
 
 typedef struct {
-    ht_env *env;
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
     ht_proc *store, *intake, *prio, *router;
     char out[OUT], err[OUT];
     int64_t ids[2];
@@ -27,39 +26,9 @@ static const char french_summary[] = "Imprimante en panne au 2e étage";
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        abort();
+    fixture *f = ht_fixture_new(sizeof *f, "cli");
     *state = f;
-    f->env = ht_env_new("cli");
-    if (ht_write_file(f->env->priority_rules, HT_PRIORITY_RULES) != 0 ||
-        ht_write_file(f->env->routing_rules, HT_ROUTING_RULES) != 0)
-        return -1;
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    f->intake = f->store ? ht_start_ready(f->env, "hd-intake", NULL) : NULL;
-    f->prio = f->intake ? ht_start_ready(f->env, "hd-prioritizer", NULL) : NULL;
-    f->router = f->prio ? ht_start_ready(f->env, "hd-router", NULL) : NULL;
-    return f->router ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    ht_env_destroy(&f->env);
-    free(f);
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture *f = *state;
-    return ht_test_setup((void **)&f->env);
-}
-
-static int test_teardown(void **state)
-{
-    fixture *f = *state;
-    return ht_test_teardown((void **)&f->env);
+    return ht_start_pipeline(f->env, &f->store, &f->intake, &f->prio, &f->router);
 }
 
 /* helpdesk --config CFG args...; prints what it said when the exit code is not `want`. */
@@ -147,9 +116,7 @@ static void test_submit_prints_ticket_ids(void **state)
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT summary FROM tickets WHERE id = %lld", a);
     char *summary = ht_sql_text(f->env, sql);
-    assert_non_null(summary);
-    assert_int_equal(strlen(summary), strlen(arabic_summary));
-    assert_memory_equal(summary, arabic_summary, strlen(arabic_summary));
+    ht_assert_bytes(summary, arabic_summary);
     free(summary);
     /* the same again is the same contact: same ids, nothing new */
     long tickets = ht_sql_long(f->env, "SELECT count(*) FROM tickets");
@@ -159,18 +126,6 @@ static void test_submit_prints_ticket_ids(void **state)
     assert_true(contains_id(tickets_word, a) && contains_id(tickets_word, b));
     assert_int_equal(ht_sql_long(f->env, "SELECT count(*) FROM tickets"), tickets);
     ht_pass(f->env);
-}
-
-typedef struct {
-    ht_env *env;
-    int64_t *ids;
-} ids_arg;
-
-static bool both_queued(void *arg)
-{
-    ids_arg *a = arg;
-    return ht_ticket_status(a->env, a->ids[0]) == HELPDESK__V1__STATUS__STATUS_QUEUED &&
-           ht_ticket_status(a->env, a->ids[1]) == HELPDESK__V1__STATUS__STATUS_QUEUED;
 }
 
 /* Checks with python3 that `file` is JSON and that some string in it equals `want`. */
@@ -202,8 +157,8 @@ static void test_show_and_list(void **state)
 {
     fixture *f = *state;
     assert_true(f->ids[0] > 0);
-    ids_arg a = {f->env, f->ids};
-    assert_true(ht_wait_until(both_queued, &a, 20000));
+    assert_true(
+        ht_wait_tickets_status(f->env, f->ids, 2, HELPDESK__V1__STATUS__STATUS_QUEUED, 20000));
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)f->ids[0]);
 
@@ -269,23 +224,14 @@ static void test_intake_down_exits_3(void **state)
     ht_pass(f->env);
 }
 
-static void test_services_exit_cleanly(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(ht_stop_all(f->env), 0);
-    ht_pass(f->env);
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, test_setup, test_teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_submit_prints_ticket_ids),
-        T(test_show_and_list),
-        T(test_usage_errors_exit_2),
-        T(test_intake_down_exits_3),
-        T(test_services_exit_cleanly),
+        HT_TEST(test_submit_prints_ticket_ids),
+        HT_TEST(test_show_and_list),
+        HT_TEST(test_usage_errors_exit_2),
+        HT_TEST(test_intake_down_exits_3),
+        HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
 }

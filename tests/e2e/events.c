@@ -11,50 +11,18 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "hd/clock.h"
 #include "hd/transport.h"
-#include "test_rules.h"
 
 typedef struct {
-    ht_env *env;
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
     ht_proc *store, *intake, *prio, *router;
 } fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        abort();
+    fixture *f = ht_fixture_new(sizeof *f, "events");
     *state = f;
-    f->env = ht_env_new("events");
-    if (ht_write_file(f->env->priority_rules, HT_PRIORITY_RULES) != 0 ||
-        ht_write_file(f->env->routing_rules, HT_ROUTING_RULES) != 0)
-        return -1;
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    f->intake = f->store ? ht_start_ready(f->env, "hd-intake", NULL) : NULL;
-    f->prio = f->intake ? ht_start_ready(f->env, "hd-prioritizer", NULL) : NULL;
-    f->router = f->prio ? ht_start_ready(f->env, "hd-router", NULL) : NULL;
-    return f->router ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    ht_env_destroy(&f->env);
-    free(f);
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture *f = *state;
-    return ht_test_setup((void **)&f->env);
-}
-
-static int test_teardown(void **state)
-{
-    fixture *f = *state;
-    return ht_test_teardown((void **)&f->env);
+    return ht_start_pipeline(f->env, &f->store, &f->intake, &f->prio, &f->router);
 }
 
 static HdReply *submit_one(fixture *f, const char *ext, int problems)
@@ -64,26 +32,7 @@ static HdReply *submit_one(fixture *f, const char *ext, int problems)
     ht_contact_add(&ct, "network", "الشبكة متوقفة", "");
     if (problems > 1)
         ht_contact_add(&ct, "printing", "Imprimante en panne", "");
-    HdReply *rep = ht_submit(f->env, &ct.c);
-    assert_non_null(rep);
-    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
-    return rep;
-}
-
-static HdTicketEvent *next_event(void *sub, int timeout_ms)
-{
-    int64_t deadline = hd_mono_ms() + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - hd_mono_ms();
-        if (left <= 0)
-            return NULL;
-        zmq_pollitem_t item = {.socket = sub, .events = ZMQ_POLLIN};
-        if (zmq_poll(&item, 1, (long)left) > 0) {
-            HdTicketEvent *e = hd_subscriber_recv(sub, ZMQ_DONTWAIT);
-            if (e)
-                return e;
-        }
-    }
+    return ht_submit_ok(f->env, &ct.c);
 }
 
 static bool is_ours(const HdTicketEvent *e, const HdContactReceipt *r)
@@ -108,7 +57,7 @@ static void test_subscriber_and_catch_up(void **state)
         char ext[32];
         snprintf(ext, sizeof ext, "probe-%d", i);
         hd_reply_free(submit_one(f, ext, 1));
-        e = next_event(sub, 500);
+        e = ht_subscriber_recv_wait(sub, 500);
     }
     assert_non_null(e);
     hd_event_free(e);
@@ -121,7 +70,7 @@ static void test_subscriber_and_catch_up(void **state)
     size_t nseen = 0, ours = 0;
     int64_t first_ours = 0;
     while (ours < 6 && nseen < MAX_SEEN) {
-        e = next_event(sub, 20000);
+        e = ht_subscriber_recv_wait(sub, 20000);
         if (e == NULL)
             fail_msg("saw %zu of the 6 events of the two watched tickets", ours);
         if (nseen > 0 && e->seq != seen[nseen - 1]->seq + 1)
@@ -262,21 +211,12 @@ static void test_cursors_round_trip_and_never_go_back(void **state)
     ht_pass(f->env);
 }
 
-static void test_services_exit_cleanly(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(ht_stop_all(f->env), 0);
-    ht_pass(f->env);
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, test_setup, test_teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_subscriber_and_catch_up),
-        T(test_cursors_round_trip_and_never_go_back),
-        T(test_services_exit_cleanly),
+        HT_TEST(test_subscriber_and_catch_up),
+        HT_TEST(test_cursors_round_trip_and_never_go_back),
+        HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
 }

@@ -15,62 +15,29 @@
 #include "harness.h"
 #include "hd/clock.h"
 #include "hd/transport.h"
-#include "test_rules.h"
 
+/* No prioritizer in the group: each test starts (and kills) its own. */
 typedef struct {
-    ht_env *env;
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
     ht_proc *store, *intake, *router;
 } fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        abort();
+    fixture *f = ht_fixture_new(sizeof *f, "failover");
     *state = f;
-    f->env = ht_env_new("failover");
-    if (ht_write_file(f->env->priority_rules, HT_PRIORITY_RULES) != 0 ||
-        ht_write_file(f->env->routing_rules, HT_ROUTING_RULES) != 0)
-        return -1;
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    f->intake = f->store ? ht_start_ready(f->env, "hd-intake", NULL) : NULL;
-    f->router = f->intake ? ht_start_ready(f->env, "hd-router", NULL) : NULL;
-    return f->router ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    ht_env_destroy(&f->env);
-    free(f);
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture *f = *state;
-    return ht_test_setup((void **)&f->env);
-}
-
-static int test_teardown(void **state)
-{
-    fixture *f = *state;
-    return ht_test_teardown((void **)&f->env);
+    return ht_start_pipeline(f->env, &f->store, &f->intake, NULL, &f->router);
 }
 
 typedef struct {
-    ht_env *env;
     int64_t ids[64];
     size_t n;
 } id_set;
 
-static bool all_queued(void *arg)
+static bool wait_all_queued(fixture *f, const id_set *s, int timeout_ms)
 {
-    id_set *s = arg;
-    for (size_t i = 0; i < s->n; i++)
-        if (ht_ticket_status(s->env, s->ids[i]) != HELPDESK__V1__STATUS__STATUS_QUEUED)
-            return false;
-    return true;
+    return ht_wait_tickets_status(f->env, s->ids, s->n, HELPDESK__V1__STATUS__STATUS_QUEUED,
+                                  timeout_ms);
 }
 
 /* Submits `contacts` contacts of two problems each; their ticket ids go into s. */
@@ -83,9 +50,7 @@ static void submit_some(fixture *f, const char *tag, int contacts, id_set *s)
         ht_contact_init(&ct, "e2e-failover", ext);
         ht_contact_add(&ct, "network", "الشبكة متوقفة", "");
         ht_contact_add(&ct, "printing", "Imprimante en panne", "");
-        HdReply *rep = ht_submit(f->env, &ct.c);
-        assert_non_null(rep);
-        assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+        HdReply *rep = ht_submit_ok(f->env, &ct.c);
         for (size_t k = 0; k < rep->receipt->n_ticket_ids; k++)
             s->ids[s->n++] = rep->receipt->ticket_ids[k];
         hd_reply_free(rep);
@@ -124,22 +89,6 @@ static void send_request(void *sock, HdRequest *req)
     assert_int_equal(hd_dealer_send(sock, req, 0), 0);
 }
 
-static HdReply *recv_reply(void *sock, int timeout_ms)
-{
-    int64_t deadline = hd_mono_ms() + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - hd_mono_ms();
-        if (left <= 0)
-            return NULL;
-        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-        if (zmq_poll(&item, 1, (long)left) > 0) {
-            HdReply *rep = hd_dealer_recv(sock, ZMQ_DONTWAIT);
-            if (rep)
-                return rep;
-        }
-    }
-}
-
 /* A worker written here takes leases on the work socket and dies without answering; a real
  * prioritizer started afterwards gets the items once the leases expire. */
 static void test_stalled_worker_leases_are_redispatched(void **state)
@@ -156,7 +105,7 @@ static void test_stalled_worker_leases_are_redispatched(void **state)
     req.work_ready = &ready;
     send_request(w, &req);
 
-    id_set s = {.env = f->env};
+    id_set s = {0};
     submit_some(f, "stalled", 2, &s);
     assert_int_equal(s.n, 4);
 
@@ -165,7 +114,7 @@ static void test_stalled_worker_leases_are_redispatched(void **state)
     size_t got = 0;
     int64_t deadline = hd_mono_ms() + 10000;
     while (got < 4 && hd_mono_ms() < deadline) {
-        HdReply *rep = recv_reply(w, 500);
+        HdReply *rep = ht_dealer_recv_wait(w, 500);
         if (rep == NULL)
             continue;
         if (rep->body_case == HELPDESK__V1__REPLY__BODY_WORK_ITEM) {
@@ -195,7 +144,7 @@ static void test_stalled_worker_leases_are_redispatched(void **state)
 
     ht_proc *p = ht_start_ready(f->env, "hd-prioritizer", NULL);
     assert_non_null(p);
-    if (!ht_wait_until(all_queued, &s, 30000))
+    if (!wait_all_queued(f, &s, 30000))
         fail_msg("tickets leased to a dead worker did not all reach queued in 30 s "
                  "(store.lease_ms is %d)",
                  f->env->lease_ms);
@@ -220,7 +169,7 @@ static void test_stalled_worker_leases_are_redispatched(void **state)
     rr.body_case = HELPDESK__V1__REQUEST__BODY_WORK_RESULT;
     rr.work_result = &wr;
     send_request(late, &rr);
-    HdReply *ack = recv_reply(late, 10000);
+    HdReply *ack = ht_dealer_recv_wait(late, 10000);
     hd_socket_close(&late);
     assert_non_null(ack);
     assert_int_equal(ack->id, 4242);
@@ -247,12 +196,12 @@ static void test_killed_prioritizer_loses_nothing(void **state)
     ht_proc *p1 = ht_start_ready(f->env, "hd-prioritizer", NULL);
     assert_non_null(p1);
     /* p1 works: a probe ticket goes all the way */
-    id_set probe = {.env = f->env};
+    id_set probe = {0};
     submit_some(f, "probe", 1, &probe);
-    assert_true(ht_wait_until(all_queued, &probe, 20000));
+    assert_true(wait_all_queued(f, &probe, 20000));
 
     assert_int_equal(kill(p1->pid, SIGSTOP), 0);
-    id_set s = {.env = f->env};
+    id_set s = {0};
     submit_some(f, "frozen", 3, &s);
     assert_int_equal(s.n, 6);
     /* nobody else can take them: they stay new while p1 holds them */
@@ -262,28 +211,19 @@ static void test_killed_prioritizer_loses_nothing(void **state)
 
     ht_proc *p2 = ht_start_ready(f->env, "hd-prioritizer", NULL);
     assert_non_null(p2);
-    if (!ht_wait_until(all_queued, &s, 30000))
+    if (!wait_all_queued(f, &s, 30000))
         fail_msg("tickets held by the killed prioritizer did not all reach queued in 30 s");
     assert_exactly_once(f, &s, p2->pid);
     assert_int_equal(ht_stop(p2, 10000), 0);
     ht_pass(f->env);
 }
 
-static void test_services_exit_cleanly(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(ht_stop_all(f->env), 0);
-    ht_pass(f->env);
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, test_setup, test_teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_stalled_worker_leases_are_redispatched),
-        T(test_killed_prioritizer_loses_nothing),
-        T(test_services_exit_cleanly),
+        HT_TEST(test_stalled_worker_leases_are_redispatched),
+        HT_TEST(test_killed_prioritizer_loses_nothing),
+        HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
 }

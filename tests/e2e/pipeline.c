@@ -14,77 +14,22 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "test_rules.h"
 
 typedef struct {
-    ht_env *env;
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
     ht_proc *store, *intake, *prio, *router;
 } fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        abort();
-    f->env = ht_env_new("pipeline");
-    if (ht_write_file(f->env->priority_rules, HT_PRIORITY_RULES) != 0 ||
-        ht_write_file(f->env->routing_rules, HT_ROUTING_RULES) != 0)
-        return -1;
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    f->intake = f->store ? ht_start_ready(f->env, "hd-intake", NULL) : NULL;
-    f->prio = f->intake ? ht_start_ready(f->env, "hd-prioritizer", NULL) : NULL;
-    f->router = f->prio ? ht_start_ready(f->env, "hd-router", NULL) : NULL;
+    fixture *f = ht_fixture_new(sizeof *f, "pipeline");
     *state = f;
-    if (f->router == NULL) {
-        ht_dump_logs(f->env, 40);
-        return -1;
-    }
-    return 0;
+    return ht_start_pipeline(f->env, &f->store, &f->intake, &f->prio, &f->router);
 }
 
-static int group_teardown(void **state)
+static bool all_queued(fixture *f, const int64_t *ids, size_t n)
 {
-    fixture *f = *state;
-    if (f) {
-        ht_env_destroy(&f->env);
-        free(f);
-    }
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture *f = *state;
-    return ht_test_setup((void **)&f->env);
-}
-
-static int test_teardown(void **state)
-{
-    fixture *f = *state;
-    return ht_test_teardown((void **)&f->env);
-}
-
-typedef struct {
-    ht_env *env;
-    const int64_t *ids;
-    size_t n;
-} ids_arg;
-
-static bool all_queued(void *arg)
-{
-    ids_arg *a = arg;
-    for (size_t i = 0; i < a->n; i++)
-        if (ht_ticket_status(a->env, a->ids[i]) != HELPDESK__V1__STATUS__STATUS_QUEUED)
-            return false;
-    return true;
-}
-
-/* Byte-exact: the same length and the same bytes. */
-static void assert_bytes(const char *got, const char *want)
-{
-    assert_non_null(got);
-    assert_int_equal(strlen(got), strlen(want));
-    assert_memory_equal(got, want, strlen(want));
+    return ht_wait_tickets_status(f->env, ids, n, HELPDESK__V1__STATUS__STATUS_QUEUED, 20000);
 }
 
 typedef struct {
@@ -110,11 +55,11 @@ static void check_ticket(fixture *f, const HdContactReceipt *r, size_t i, const 
     assert_int_equal(t->channel, HELPDESK__V1__CHANNEL__CHANNEL_WEB);
     /* text byte-exact, whatever the script */
     assert_non_null(t->problem);
-    assert_bytes(t->problem->summary, x->summary);
-    assert_bytes(t->problem->description, x->description);
-    assert_bytes(t->problem->category, x->category);
+    ht_assert_bytes(t->problem->summary, x->summary);
+    ht_assert_bytes(t->problem->description, x->description);
+    ht_assert_bytes(t->problem->category, x->category);
     assert_non_null(t->customer);
-    assert_bytes(t->customer->name, customer_name);
+    ht_assert_bytes(t->customer->name, customer_name);
     assert_string_equal(t->customer->email, "customer@example.com");
     assert_string_equal(t->customer->language, "ar");
     assert_non_null(t->account); /* account and location travel with every ticket */
@@ -196,11 +141,7 @@ static void test_three_languages_become_three_routed_tickets(void **state)
     ct.problem[0].users_affected = 250;
     long contacts_before = ht_sql_long(f->env, "SELECT count(*) FROM contacts");
 
-    HdReply *rep = ht_submit(f->env, &ct.c);
-    assert_non_null(rep);
-    if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR)
-        fail_msg("intake refused: field=%s message=%s", rep->error->field, rep->error->message);
-    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+    HdReply *rep = ht_submit_ok(f->env, &ct.c);
     const HdContactReceipt *r = rep->receipt;
     assert_false(r->duplicate);
     assert_true(r->contact_id > 0);
@@ -213,8 +154,7 @@ static void test_three_languages_become_three_routed_tickets(void **state)
              (long long)r->contact_id);
     assert_int_equal(ht_sql_long(f->env, sql), 3);
 
-    ids_arg a = {f->env, r->ticket_ids, 3};
-    if (!ht_wait_until(all_queued, &a, 20000))
+    if (!all_queued(f, r->ticket_ids, 3))
         fail_msg("the three tickets did not all reach queued within 20 s");
     for (size_t i = 0; i < 3; i++)
         check_ticket(f, r, i, &x[i], customer);
@@ -227,7 +167,7 @@ static void test_three_languages_become_three_routed_tickets(void **state)
         char *got = ht_sql_text(f->env, sql);
         char want[1024];
         snprintf(want, sizeof want, "%s|%s", x[i].summary, x[i].description);
-        assert_bytes(got, want);
+        ht_assert_bytes(got, want);
         free(got);
     }
     snprintf(sql, sizeof sql,
@@ -239,12 +179,6 @@ static void test_three_languages_become_three_routed_tickets(void **state)
     ht_pass(f->env);
 }
 
-static bool one_queued(void *arg)
-{
-    ids_arg *a = arg;
-    return ht_ticket_status(a->env, a->ids[0]) == HELPDESK__V1__STATUS__STATUS_QUEUED;
-}
-
 static void test_repeated_submission_makes_no_new_ticket(void **state)
 {
     fixture *f = *state;
@@ -252,15 +186,10 @@ static void test_repeated_submission_makes_no_new_ticket(void **state)
     ht_contact_init(&ct, "e2e-web", "repeat-1");
     ht_contact_add(&ct, "printing", "Imprimante en panne", "bourrage papier");
     ht_contact_add(&ct, "network", "Wi-Fi lent", "salle B");
-    HdReply *first = ht_submit(f->env, &ct.c);
-    assert_non_null(first);
-    assert_int_equal(first->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+    HdReply *first = ht_submit_ok(f->env, &ct.c);
     assert_false(first->receipt->duplicate);
     assert_int_equal(first->receipt->n_ticket_ids, 2);
-    ids_arg a = {f->env, first->receipt->ticket_ids, 1};
-    assert_true(ht_wait_until(one_queued, &a, 20000));
-    a.ids = first->receipt->ticket_ids + 1;
-    assert_true(ht_wait_until(one_queued, &a, 20000));
+    assert_true(all_queued(f, first->receipt->ticket_ids, 2));
 
     long contacts = ht_sql_long(f->env, "SELECT count(*) FROM contacts");
     long tickets = ht_sql_long(f->env, "SELECT count(*) FROM tickets");
@@ -271,9 +200,7 @@ static void test_repeated_submission_makes_no_new_ticket(void **state)
     for (int attempt = 0; attempt < 2; attempt++) {
         if (attempt == 1)
             ht_contact_add(&ct, "other", "a third problem the retry added", "");
-        HdReply *again = ht_submit(f->env, &ct.c);
-        assert_non_null(again);
-        assert_int_equal(again->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+        HdReply *again = ht_submit_ok(f->env, &ct.c);
         assert_true(again->receipt->duplicate);
         assert_int_equal(again->receipt->contact_id, first->receipt->contact_id);
         assert_int_equal(again->receipt->n_ticket_ids, 2);
@@ -289,9 +216,7 @@ static void test_repeated_submission_makes_no_new_ticket(void **state)
     ht_contact other;
     ht_contact_init(&other, "e2e-phone", "repeat-1");
     ht_contact_add(&other, "printing", "Printer di lantai dua rusak", "kertas macet");
-    HdReply *rep = ht_submit(f->env, &other.c);
-    assert_non_null(rep);
-    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+    HdReply *rep = ht_submit_ok(f->env, &other.c);
     assert_false(rep->receipt->duplicate);
     assert_true(rep->receipt->contact_id != first->receipt->contact_id);
     assert_int_equal(ht_sql_long(f->env, "SELECT count(*) FROM contacts"), contacts + 1);
@@ -312,23 +237,13 @@ static void test_unknown_ticket_is_not_found(void **state)
     ht_pass(f->env);
 }
 
-static void test_services_exit_cleanly(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(ht_stop_all(f->env), 0);
-    ht_pass(f->env);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_three_languages_become_three_routed_tickets,
-                                        test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_repeated_submission_makes_no_new_ticket, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_ticket_is_not_found, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_services_exit_cleanly, test_setup, test_teardown),
+        HT_TEST(test_three_languages_become_three_routed_tickets),
+        HT_TEST(test_repeated_submission_makes_no_new_ticket),
+        HT_TEST(test_unknown_ticket_is_not_found),
+        HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
 }

@@ -12,51 +12,23 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "test_rules.h"
 
 #define CONTACTS 100 /* three problems each: 300 tickets */
 #define PRIOS 3
 #define ROUTERS 2
 
+/* The workers are started by the test, after a backlog has built up. */
 typedef struct {
-    ht_env *env;
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
     ht_proc *store, *intake;
     ht_proc *prio[PRIOS], *router[ROUTERS];
 } fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        abort();
+    fixture *f = ht_fixture_new(sizeof *f, "scale");
     *state = f;
-    f->env = ht_env_new("scale");
-    if (ht_write_file(f->env->priority_rules, HT_PRIORITY_RULES) != 0 ||
-        ht_write_file(f->env->routing_rules, HT_ROUTING_RULES) != 0)
-        return -1;
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    f->intake = f->store ? ht_start_ready(f->env, "hd-intake", NULL) : NULL;
-    return f->intake ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    ht_env_destroy(&f->env);
-    free(f);
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture *f = *state;
-    return ht_test_setup((void **)&f->env);
-}
-
-static int test_teardown(void **state)
-{
-    fixture *f = *state;
-    return ht_test_teardown((void **)&f->env);
+    return ht_start_pipeline(f->env, &f->store, &f->intake, NULL, NULL);
 }
 
 static void submit_range(fixture *f, int from, int to)
@@ -194,19 +166,11 @@ static void test_three_prioritizers_two_routers_exactly_once(void **state)
     ht_pass(f->env);
 }
 
-static void test_services_exit_cleanly(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(ht_stop_all(f->env), 0);
-    ht_pass(f->env);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_three_prioritizers_two_routers_exactly_once,
-                                        test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_services_exit_cleanly, test_setup, test_teardown),
+        HT_TEST(test_three_prioritizers_two_routers_exactly_once),
+        HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
 }

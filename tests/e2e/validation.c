@@ -13,35 +13,18 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "test_rules.h"
 
 typedef struct {
-    ht_env *env;
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
     ht_proc *store, *intake;
     long contacts, tickets, events; /* row counts before the test */
 } fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        abort();
+    fixture *f = ht_fixture_new(sizeof *f, "validation");
     *state = f;
-    f->env = ht_env_new("validation");
-    if (ht_write_file(f->env->priority_rules, HT_PRIORITY_RULES) != 0 ||
-        ht_write_file(f->env->routing_rules, HT_ROUTING_RULES) != 0)
-        return -1;
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    f->intake = f->store ? ht_start_ready(f->env, "hd-intake", NULL) : NULL;
-    return f->intake ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    ht_env_destroy(&f->env);
-    free(f);
-    return 0;
+    return ht_start_pipeline(f->env, &f->store, &f->intake, NULL, NULL);
 }
 
 static void count_rows(fixture *f, long *contacts, long *tickets, long *events)
@@ -55,13 +38,7 @@ static int test_setup(void **state)
 {
     fixture *f = *state;
     count_rows(f, &f->contacts, &f->tickets, &f->events);
-    return ht_test_setup((void **)&f->env);
-}
-
-static int test_teardown(void **state)
-{
-    fixture *f = *state;
-    return ht_test_teardown((void **)&f->env);
+    return ht_fixture_test_setup(state);
 }
 
 /* Nothing was stored since the test began. */
@@ -73,18 +50,6 @@ static void assert_nothing_stored(fixture *f)
     assert_int_equal(c, f->contacts);
     assert_int_equal(t, f->tickets);
     assert_int_equal(e, f->events);
-}
-
-static void assert_error(HdReply *rep, Helpdesk__V1__ErrorCode code, const char *field)
-{
-    assert_non_null(rep);
-    if (rep->body_case != HELPDESK__V1__REPLY__BODY_ERROR)
-        fail_msg("expected an error naming %s, got reply body %d", field, rep->body_case);
-    if (rep->error->code != code || strcmp(rep->error->field, field) != 0)
-        fail_msg("expected error %s field \"%s\", got %s field \"%s\" (%s)",
-                 hd_error_code_name(code), field, hd_error_code_name(rep->error->code),
-                 rep->error->field, rep->error->message);
-    assert_true(strlen(rep->error->message) > 0); /* a sentence a person can act on */
 }
 
 static HdReply *submit_frames(fixture *f, int n, const void *const *frames, const size_t *lens)
@@ -99,13 +64,13 @@ static void test_malformed_protobuf(void **state)
     const void *frames[] = {"", junk};
     size_t lens[] = {0, sizeof junk - 1};
     HdReply *rep = submit_frames(f, 2, frames, lens);
-    assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "request");
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "request");
     hd_reply_free(rep);
     /* a Request with no body at all */
     const void *empty[] = {"", ""};
     size_t elens[] = {0, 0};
     rep = submit_frames(f, 2, empty, elens);
-    assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body");
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body");
     hd_reply_free(rep);
     assert_nothing_stored(f);
     ht_pass(f->env);
@@ -129,7 +94,7 @@ static void test_wrong_frame_count(void **state)
     size_t lens[] = {0, zmq_msg_size(&msg), 11};
     HdReply *rep = submit_frames(f, 3, frames, lens);
     zmq_msg_close(&msg);
-    assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "frames");
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "frames");
     hd_reply_free(rep);
     assert_nothing_stored(f);
     ht_pass(f->env);
@@ -138,7 +103,7 @@ static void test_wrong_frame_count(void **state)
 static void submit_expect_field(fixture *f, const ht_contact *ct, const char *field)
 {
     HdReply *rep = ht_submit(f->env, &ct->c);
-    assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, field);
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, field);
     hd_reply_free(rep);
 }
 
@@ -232,15 +197,13 @@ static void test_store_refuses_unknown_body(void **state)
     req.body_case = HELPDESK__V1__REQUEST__BODY_SUBMIT; /* intake's request, sent to the store */
     req.submit = &s;
     HdReply *rep = ht_store_call(f->env, &req);
-    assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body");
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body");
     hd_reply_free(rep);
     assert_nothing_stored(f);
     /* after all that, a good contact still goes through */
     ht_contact_init(&ct, "e2e-web", "good-after-bad-1");
     ht_contact_add(&ct, "network", "Jaringan kantor mati", "sejak pagi");
-    rep = ht_submit(f->env, &ct.c);
-    assert_non_null(rep);
-    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+    rep = ht_submit_ok(f->env, &ct.c);
     assert_int_equal(rep->receipt->n_ticket_ids, 1);
     hd_reply_free(rep);
     ht_pass(f->env);
@@ -281,9 +244,7 @@ static void test_unknown_priority_in_rules_file(void **state)
     ht_contact ct;
     ht_contact_init(&ct, "e2e-web", "waits-for-prioritizer-1");
     ht_contact_add(&ct, "network", "down", "");
-    HdReply *rep = ht_submit(f->env, &ct.c);
-    assert_non_null(rep);
-    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+    HdReply *rep = ht_submit_ok(f->env, &ct.c);
     int64_t id = rep->receipt->ticket_ids[0];
     hd_reply_free(rep);
     long events = ht_sql_long(f->env, "SELECT count(*) FROM ticket_events");
@@ -313,14 +274,7 @@ static void test_unknown_priority_in_rules_file(void **state)
     ht_pass(f->env);
 }
 
-static void test_services_exit_cleanly(void **state)
-{
-    fixture *f = *state;
-    assert_int_equal(ht_stop_all(f->env), 0);
-    ht_pass(f->env);
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, test_setup, test_teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, test_setup, ht_fixture_test_teardown)
 
 int main(void)
 {
@@ -332,7 +286,7 @@ int main(void)
         T(test_oversized_field),
         T(test_store_refuses_unknown_body),
         T(test_unknown_priority_in_rules_file),
-        T(test_services_exit_cleanly),
+        HT_TEST_SERVICES_EXIT_CLEANLY(test_setup, ht_fixture_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
 }

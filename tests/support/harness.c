@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +19,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h and stdint.h, which it needs */
+
 #include "hd/client.h"
 #include "hd/clock.h"
 #include "hd/transport.h"
+#include "test_rules.h"
 
 extern char **environ;
 
@@ -651,15 +657,7 @@ HdReply *ht_raw_call(ht_env *env, const char *endpoint, int nframes, const void 
     for (int i = 0; i < nframes; i++)
         if (zmq_send(s, frames[i], lens[i], i + 1 < nframes ? ZMQ_SNDMORE : 0) < 0)
             goto out;
-    int64_t deadline = hd_mono_ms() + timeout_ms;
-    while (rep == NULL) {
-        int64_t left = deadline - hd_mono_ms();
-        if (left <= 0)
-            break;
-        zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
-        if (zmq_poll(&item, 1, (long)left) > 0)
-            rep = hd_dealer_recv(s, ZMQ_DONTWAIT);
-    }
+    rep = ht_dealer_recv_wait(s, timeout_ms);
 out:
     hd_socket_close(&s);
     return rep;
@@ -735,4 +733,171 @@ int ht_sql_exec(ht_env *env, const char *sql)
         fprintf(stderr, "harness: SQL failed: %s: %s\n", sql, PQerrorMessage(env->pg));
     PQclear(r);
     return rc;
+}
+
+/* ---------------------------------------------------------------- group fixtures */
+
+int ht_write_test_rules(ht_env *env)
+{
+    if (ht_write_file(env->priority_rules, HT_PRIORITY_RULES) != 0 ||
+        ht_write_file(env->routing_rules, HT_ROUTING_RULES) != 0)
+        return -1;
+    return 0;
+}
+
+/* The fixture's first member is its ht_env *, so a pointer to the fixture is a pointer to it. */
+static ht_env **fixture_env(void **state)
+{
+    return *state;
+}
+
+void *ht_fixture_new(size_t size, const char *name)
+{
+    if (size < sizeof(ht_env *))
+        die("a fixture begins with its ht_env *");
+    ht_env **f = calloc(1, size);
+    if (f == NULL)
+        abort();
+    *f = ht_env_new(name);
+    if (ht_write_test_rules(*f) != 0)
+        die("cannot write the rules files in %s", (*f)->dir);
+    return f;
+}
+
+int ht_fixture_teardown(void **state)
+{
+    ht_env **f = fixture_env(state);
+    if (f) {
+        ht_env_destroy(f);
+        free(f);
+    }
+    return 0;
+}
+
+int ht_fixture_test_setup(void **state)
+{
+    void *env = *fixture_env(state);
+    return ht_test_setup(&env);
+}
+
+int ht_fixture_test_teardown(void **state)
+{
+    void *env = *fixture_env(state);
+    return ht_test_teardown(&env);
+}
+
+int ht_start_pipeline(ht_env *env, ht_proc **store, ht_proc **intake, ht_proc **prio,
+                      ht_proc **router)
+{
+    static const char *const bins[] = {"hd-store", "hd-intake", "hd-prioritizer", "hd-router"};
+    ht_proc **slots[] = {store, intake, prio, router};
+    for (size_t i = 0; i < sizeof bins / sizeof bins[0]; i++) {
+        if (slots[i] == NULL)
+            continue;
+        *slots[i] = ht_start_ready(env, bins[i], NULL);
+        if (*slots[i] == NULL) {
+            ht_dump_logs(env, 40);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void ht_test_services_exit_cleanly(void **state)
+{
+    ht_env *env = *fixture_env(state);
+    assert_int_equal(ht_stop_all(env), 0);
+    ht_pass(env);
+}
+
+/* ---------------------------------------------------------------- waits and checks */
+
+typedef struct {
+    ht_env *env;
+    const int64_t *ids;
+    size_t n;
+    Helpdesk__V1__Status status;
+} status_wait;
+
+static bool tickets_have_status(void *arg)
+{
+    const status_wait *w = arg;
+    for (size_t i = 0; i < w->n; i++)
+        if (ht_ticket_status(w->env, w->ids[i]) != w->status)
+            return false;
+    return true;
+}
+
+bool ht_wait_tickets_status(ht_env *env, const int64_t *ids, size_t n,
+                            Helpdesk__V1__Status status, int timeout_ms)
+{
+    status_wait w = {env, ids, n, status};
+    return ht_wait_until(tickets_have_status, &w, timeout_ms);
+}
+
+/* Waits until sock has something to read or the deadline (hd_mono_ms) passes. */
+static bool poll_in(void *sock, int64_t deadline)
+{
+    int64_t left = deadline - hd_mono_ms();
+    if (left <= 0)
+        return false;
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    return zmq_poll(&item, 1, (long)left) > 0;
+}
+
+HdReply *ht_dealer_recv_wait(void *sock, int timeout_ms)
+{
+    int64_t deadline = hd_mono_ms() + timeout_ms;
+    while (hd_mono_ms() < deadline) {
+        if (!poll_in(sock, deadline))
+            continue;
+        HdReply *rep = hd_dealer_recv(sock, ZMQ_DONTWAIT);
+        if (rep)
+            return rep;
+    }
+    return NULL;
+}
+
+HdTicketEvent *ht_subscriber_recv_wait(void *sub, int timeout_ms)
+{
+    int64_t deadline = hd_mono_ms() + timeout_ms;
+    while (hd_mono_ms() < deadline) {
+        if (!poll_in(sub, deadline))
+            continue;
+        HdTicketEvent *e = hd_subscriber_recv(sub, ZMQ_DONTWAIT);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+HdReply *ht_submit_ok(ht_env *env, const HdContact *c)
+{
+    HdReply *rep = ht_submit(env, c);
+    if (rep == NULL)
+        fail_msg("intake did not answer the submission of %s/%s", c->source, c->external_id);
+    if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR)
+        fail_msg("intake refused %s/%s: field=%s message=%s", c->source, c->external_id,
+                 rep->error->field, rep->error->message);
+    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_RECEIPT);
+    return rep;
+}
+
+void ht_assert_bytes(const char *got, const char *want)
+{
+    assert_non_null(got);
+    assert_int_equal(strlen(got), strlen(want));
+    assert_memory_equal(got, want, strlen(want));
+}
+
+void ht_assert_error(const HdReply *rep, Helpdesk__V1__ErrorCode code, const char *field)
+{
+    assert_non_null(rep);
+    if (rep->body_case != HELPDESK__V1__REPLY__BODY_ERROR)
+        fail_msg("expected an error naming %s, got reply body %d", field, rep->body_case);
+    if (rep->error->code != code || strcmp(rep->error->field, field) != 0)
+        fail_msg("expected error %s field \"%s\", got %s field \"%s\" (%s)",
+                 hd_error_code_name(code), field, hd_error_code_name(rep->error->code),
+                 rep->error->field, rep->error->message);
+    assert_true(strlen(rep->error->message) > 0); /* a sentence a person can act on */
 }

@@ -149,4 +149,60 @@ int ht_run(ht_env *env, const char *const *argv, const char *const *extra_env, c
 /* "<prefix>@...:<pid>": the worker name a service with this pid uses. */
 bool ht_actor_is(const char *actor, const char *prefix, pid_t pid);
 
+/* ---------------------------------------------------------------- group fixtures
+ * An end-to-end file keeps its fixture in a struct whose FIRST member is `ht_env *env`, and
+ * cmocka's group state points at that struct; the helpers below serve any such struct, so a
+ * file only declares what its own tests need next to the env. */
+
+/* Writes HT_PRIORITY_RULES and HT_ROUTING_RULES (test_rules.h) to env->priority_rules and
+ * env->routing_rules. 0 or -1. */
+int ht_write_test_rules(ht_env *env);
+/* A zeroed fixture of `size` bytes (at least one ht_env *) whose env is ht_env_new(name) with
+ * the test rules files written. Like ht_env_new, aborts the binary when that cannot be made. */
+void *ht_fixture_new(size_t size, const char *name);
+/* cmocka group teardown for such a fixture: ht_env_destroy (which stops every service still
+ * running) and free. A NULL state is fine. */
+int ht_fixture_teardown(void **state);
+/* cmocka per-test setup/teardown for such a fixture: ht_test_setup/ht_test_teardown of its
+ * env (a test that does not reach ht_pass failed, and its service logs are printed). */
+int ht_fixture_test_setup(void **state);
+int ht_fixture_test_teardown(void **state);
+/* A test of a group whose fixture uses the two functions above. */
+#define HT_TEST(name)                                                                      \
+    cmocka_unit_test_setup_teardown(name, ht_fixture_test_setup, ht_fixture_test_teardown)
+
+/* Starts, in pipeline order and each one ready before the next, the services whose slot is not
+ * NULL: hd-store, hd-intake, hd-prioritizer, hd-router (with the env's config, no extra
+ * environment). 0 when all are ready; -1 after printing the service logs otherwise. */
+int ht_start_pipeline(ht_env *env, ht_proc **store, ht_proc **intake, ht_proc **prio,
+                      ht_proc **router);
+
+/* The last test of a group (state: such a fixture): every service still running stops on
+ * SIGTERM with exit status 0 and no sanitizer report in any service log. Listed under the name
+ * "test_services_exit_cleanly" with HT_TEST_SERVICES_EXIT_CLEANLY(setup, teardown). */
+void ht_test_services_exit_cleanly(void **state);
+#define HT_TEST_SERVICES_EXIT_CLEANLY(setup, teardown)                                     \
+    {"test_services_exit_cleanly", ht_test_services_exit_cleanly, setup, teardown, NULL}
+
+/* ---------------------------------------------------------------- waits and checks */
+
+/* Polls until every one of the n tickets `ids` has `status`; false when timeout_ms passes
+ * first. */
+bool ht_wait_tickets_status(ht_env *env, const int64_t *ids, size_t n,
+                            Helpdesk__V1__Status status, int timeout_ms);
+/* The next Reply on a DEALER socket (hd_dealer_recv), waiting up to timeout_ms; NULL on none. */
+HdReply *ht_dealer_recv_wait(void *sock, int timeout_ms);
+/* The next TicketEvent on a SUB socket (hd_subscriber_recv), waiting up to timeout_ms; NULL on
+ * none. */
+HdTicketEvent *ht_subscriber_recv_wait(void *sub, int timeout_ms);
+
+/* cmocka checks (they fail the running test): */
+/* ht_submit that must give a receipt; a refusal fails with the error's field and message.
+ * Caller frees the reply. */
+HdReply *ht_submit_ok(ht_env *env, const HdContact *c);
+/* Byte-exact: got is not NULL and has the same length and the same bytes as want. */
+void ht_assert_bytes(const char *got, const char *want);
+/* The reply is an error with this code and field, with a message a person can act on. */
+void ht_assert_error(const HdReply *rep, Helpdesk__V1__ErrorCode code, const char *field);
+
 #endif

@@ -12,54 +12,24 @@
 #include <cmocka.h>
 
 #include "../../services/prioritizer/prioritizer.h"
+#include "../support/unit_helpers.h"
 #include "hd/rules.h"
 
 #define CREATED 1700000000000LL
 
-/* A ticket with every sub-message present and empty, like one the store sends. */
-typedef struct {
-    HdTicket t;
-    HdProblem problem;
-    HdCustomer customer;
-    HdAccount account;
-    HdLocation location;
-    HdAttribute attr[4];
-    HdAttribute *attrs[4];
-} fixture;
+typedef ut_ticket fixture;
 
+/* A new ticket, created at CREATED. */
 static void fx_init(fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    helpdesk__v1__ticket__init(&f->t);
-    helpdesk__v1__problem__init(&f->problem);
-    helpdesk__v1__customer__init(&f->customer);
-    helpdesk__v1__account__init(&f->account);
-    helpdesk__v1__location__init(&f->location);
-    f->t.id = 42;
+    ut_ticket_init(f, 42, HELPDESK__V1__STATUS__STATUS_NEW);
     f->t.created_at = CREATED;
-    f->t.status = HELPDESK__V1__STATUS__STATUS_NEW;
-    f->t.problem = &f->problem;
-    f->t.customer = &f->customer;
-    f->t.account = &f->account;
-    f->t.location = &f->location;
-    f->customer.attributes = f->attrs;
-}
-
-static void fx_attr(fixture *f, const char *key, const char *value)
-{
-    size_t i = f->customer.n_attributes++;
-    helpdesk__v1__attribute__init(&f->attr[i]);
-    f->attr[i].key = (char *)key;
-    f->attr[i].value = (char *)value;
-    f->attrs[i] = &f->attr[i];
 }
 
 static prio_rules *rules_from(const char *text)
 {
     char err[512] = "";
-    hd_yaml *y = hd_yaml_load_string(text, strlen(text), err, sizeof err);
-    if (y == NULL)
-        fail_msg("yaml: %s", err);
+    hd_yaml *y = ut_yaml(text);
     prio_rules *r = prio_rules_from_yaml(y, "test.yaml", err, sizeof err);
     hd_yaml_free(&y);
     if (r == NULL)
@@ -235,9 +205,9 @@ static void test_min_users_urgency_impact_attributes(void **state)
     expect(r, &f, P2, "urgent-high");
     f.problem.impact = HELPDESK__V1__LEVEL__LEVEL_LOW;
     expect(r, &f, P4, "default");
-    fx_attr(&f, "Segment", "Hospital");
+    ut_ticket_attr(&f, "Segment", "Hospital");
     expect(r, &f, P4, "default"); /* both attributes must hold */
-    fx_attr(&f, "region", "EMEA");
+    ut_ticket_attr(&f, "region", "EMEA");
     expect(r, &f, P2, "hospital");
     prio_rules_destroy(&r);
 }
@@ -344,12 +314,8 @@ static void test_sla_deadlines_from_created_at(void **state)
 static void test_sla_from_config(void **state)
 {
     (void)state;
-    char path[] = "/tmp/hd-prio-sla-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    const char *text = "sla:\n  P1:\n    first_response: 60\n  P3:\n    resolution: 3600\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    char *path = ut_write_temp(
+        "/tmp/hd-prio-sla-", "sla:\n  P1:\n    first_response: 60\n  P3:\n    resolution: 3600\n");
     char err[256];
     hd_config *cfg = hd_config_load(path, err, sizeof err);
     assert_non_null(cfg);
@@ -367,6 +333,7 @@ static void test_sla_from_config(void **state)
     unsetenv("HD_SLA_P2_TIER3_AFTER");
     hd_config_destroy(&cfg);
     unlink(path);
+    free(path);
 }
 
 /* The example file a help desk starts from must load and do what its comments say. */

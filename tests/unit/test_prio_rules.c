@@ -12,30 +12,23 @@
 #include <cmocka.h>
 
 #include "../../services/prioritizer/prioritizer.h"
+#include "../support/unit_helpers.h"
 
 /* Loads `text`, expects it refused, and checks the message holds every needle. */
 static void expect_error(const char *text, const char *const *needles)
 {
     char err[512] = "";
-    hd_yaml *y = hd_yaml_load_string(text, strlen(text), err, sizeof err);
-    if (y == NULL)
-        fail_msg("yaml: %s", err);
+    hd_yaml *y = ut_yaml(text);
     prio_rules *r = prio_rules_from_yaml(y, "prio.yaml", err, sizeof err);
     hd_yaml_free(&y);
     if (r != NULL) {
         prio_rules_destroy(&r);
         fail_msg("accepted a bad file:\n%s", text);
     }
-    for (size_t i = 0; needles[i]; i++)
-        if (strstr(err, needles[i]) == NULL)
-            fail_msg("error \"%s\" lacks \"%s\"", err, needles[i]);
+    ut_assert_err_has(err, needles);
 }
 
-#define EXPECT_ERROR(text, ...)                                                                    \
-    do {                                                                                           \
-        const char *const needles_[] = {__VA_ARGS__, NULL};                                        \
-        expect_error(text, needles_);                                                              \
-    } while (0)
+#define EXPECT_ERROR(text, ...) expect_error(text, UT_NEEDLES(__VA_ARGS__))
 
 static void test_unknown_priority(void **state)
 {
@@ -141,13 +134,7 @@ static void test_names_and_structure(void **state)
 
 static char *write_temp(const char *text)
 {
-    char *path = strdup("/tmp/hd-prio-rules-XXXXXX");
-    assert_non_null(path);
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    return path;
+    return ut_write_temp("/tmp/hd-prio-rules-", text);
 }
 
 static void test_load_file(void **state)

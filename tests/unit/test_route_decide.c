@@ -11,51 +11,22 @@
 #include <cmocka.h>
 
 #include "../../services/router/router.h"
+#include "../support/unit_helpers.h"
 #include "hd/rules.h"
 
-typedef struct {
-    HdTicket t;
-    HdProblem problem;
-    HdCustomer customer;
-    HdAccount account;
-    HdLocation location;
-    HdAttribute attr[4];
-    HdAttribute *attrs[4];
-} fixture;
+typedef ut_ticket fixture;
 
+/* A triaged P3 ticket, as the store hands it to a router. */
 static void fx_init(fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    helpdesk__v1__ticket__init(&f->t);
-    helpdesk__v1__problem__init(&f->problem);
-    helpdesk__v1__customer__init(&f->customer);
-    helpdesk__v1__account__init(&f->account);
-    helpdesk__v1__location__init(&f->location);
-    f->t.id = 7;
-    f->t.status = HELPDESK__V1__STATUS__STATUS_TRIAGED;
+    ut_ticket_init(f, 7, HELPDESK__V1__STATUS__STATUS_TRIAGED);
     f->t.priority = HELPDESK__V1__PRIORITY__PRIORITY_P3_REGULAR_SERVICE;
-    f->t.problem = &f->problem;
-    f->t.customer = &f->customer;
-    f->t.account = &f->account;
-    f->t.location = &f->location;
-    f->customer.attributes = f->attrs;
-}
-
-static void fx_attr(fixture *f, const char *key, const char *value)
-{
-    size_t i = f->customer.n_attributes++;
-    helpdesk__v1__attribute__init(&f->attr[i]);
-    f->attr[i].key = (char *)key;
-    f->attr[i].value = (char *)value;
-    f->attrs[i] = &f->attr[i];
 }
 
 static route_rules *rules_from(const char *text)
 {
     char err[512] = "";
-    hd_yaml *y = hd_yaml_load_string(text, strlen(text), err, sizeof err);
-    if (y == NULL)
-        fail_msg("yaml: %s", err);
+    hd_yaml *y = ut_yaml(text);
     route_rules *r = route_rules_from_yaml(y, "test.yaml", err, sizeof err);
     hd_yaml_free(&y);
     if (r == NULL)
@@ -175,7 +146,7 @@ static void test_customer_and_account(void **state)
     expect(r, &f, "erp-premium", 1, "", "erp-gold");
     f.account.contract_level = "bronze";
     expect(r, &f, "service-desk", 1, "", "default");
-    fx_attr(&f, "segment", "Healthcare");
+    ut_ticket_attr(&f, "segment", "Healthcare");
     expect(r, &f, "health", 1, "", "healthcare");
     f.customer.n_attributes = 0;
     f.customer.language = "ur";

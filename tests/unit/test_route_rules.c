@@ -12,29 +12,23 @@
 #include <cmocka.h>
 
 #include "../../services/router/router.h"
+#include "../support/unit_helpers.h"
 
+/* Loads `text`, expects it refused, and checks the message holds every needle. */
 static void expect_error(const char *text, const char *const *needles)
 {
     char err[512] = "";
-    hd_yaml *y = hd_yaml_load_string(text, strlen(text), err, sizeof err);
-    if (y == NULL)
-        fail_msg("yaml: %s", err);
+    hd_yaml *y = ut_yaml(text);
     route_rules *r = route_rules_from_yaml(y, "routing.yaml", err, sizeof err);
     hd_yaml_free(&y);
     if (r != NULL) {
         route_rules_destroy(&r);
         fail_msg("accepted a bad file:\n%s", text);
     }
-    for (size_t i = 0; needles[i]; i++)
-        if (strstr(err, needles[i]) == NULL)
-            fail_msg("error \"%s\" lacks \"%s\"", err, needles[i]);
+    ut_assert_err_has(err, needles);
 }
 
-#define EXPECT_ERROR(text, ...)                                                                    \
-    do {                                                                                           \
-        const char *const needles_[] = {__VA_ARGS__, NULL};                                        \
-        expect_error(text, needles_);                                                              \
-    } while (0)
+#define EXPECT_ERROR(text, ...) expect_error(text, UT_NEEDLES(__VA_ARGS__))
 
 #define DEFAULT "default: {queue: service-desk}\n"
 
@@ -91,22 +85,18 @@ static void test_unknown_keys_and_values(void **state)
 static void test_load_file(void **state)
 {
     (void)state;
-    char path[] = "/tmp/hd-route-rules-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    const char *text = "rules:\n"
-                       "  - name: a\n"
-                       "    when: {category: network}\n"
-                       "    queue: net\n"
-                       "    tier: 9\n"
-                       "default: {queue: sd}\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    char *path = ut_write_temp("/tmp/hd-route-rules-", "rules:\n"
+                                                      "  - name: a\n"
+                                                      "    when: {category: network}\n"
+                                                      "    queue: net\n"
+                                                      "    tier: 9\n"
+                                                      "default: {queue: sd}\n");
     char err[512], want[300];
     assert_null(route_rules_load(path, err, sizeof err));
     snprintf(want, sizeof want, "%s:5: rules[0].tier", path);
     assert_non_null(strstr(err, want));
     unlink(path);
+    free(path);
     assert_null(route_rules_load("/nonexistent/routing.yaml", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/routing.yaml"));
 }
