@@ -32,6 +32,7 @@ typedef struct {
     const char *database_url;
     int64_t lease_ms;
     int64_t heartbeat_ms;
+    store_sla sla;
 } settings;
 
 typedef struct {
@@ -57,7 +58,8 @@ static int load_settings(const hd_config *cfg, settings *s, char *err, size_t er
     s->lease_ms = 10000;
     s->heartbeat_ms = 1000;
     if (hd_config_int(cfg, "store.lease_ms", 10, 86400000, &s->lease_ms, err, errlen) != 0 ||
-        hd_config_int(cfg, "store.heartbeat_ms", 10, 600000, &s->heartbeat_ms, err, errlen) != 0)
+        hd_config_int(cfg, "store.heartbeat_ms", 10, 600000, &s->heartbeat_ms, err, errlen) != 0 ||
+        store_sla_from_config(&s->sla, cfg, err, errlen) != 0)
         return -1;
     if (s->database_url == NULL || s->database_url[0] == '\0') {
         snprintf(err, errlen,
@@ -93,9 +95,23 @@ static void note_db(app *a)
         a->reconnect_at = hd_mono_ms() + a->backoff_ms;
 }
 
+/* Every escalation request not yet answered waits for STAGE_ESCALATE, oldest first. */
+static int load_escalations(app *a)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (store_db_pending_escalations(a->db, &ids, &n) != STORE_DB_OK)
+        return -1;
+    for (size_t k = 0; k < n; k++)
+        if (!store_dispatch_stage_leased(a->disp, HELPDESK__V1__STAGE__STAGE_ESCALATE, ids[k]))
+            store_dispatch_push(a->disp, HELPDESK__V1__STAGE__STAGE_ESCALATE, ids[k]);
+    free(ids);
+    return 0;
+}
+
 /* Every status-new ticket waits for prioritize, every triaged one for route, oldest first,
- * except those out on a lease. At start and after a reconnect (a COMMIT whose answer was lost
- * may have made tickets the queues never heard of). */
+ * except those out on a lease; and the pending escalations. At start and after a reconnect (a
+ * COMMIT whose answer was lost may have made tickets the queues never heard of). */
 static int load_queues(app *a)
 {
     const Helpdesk__V1__Status from[] = {HELPDESK__V1__STATUS__STATUS_NEW,
@@ -110,18 +126,21 @@ static int load_queues(app *a)
         store_dispatch_clear_queues(a->disp);
         for (int i = 0; i < 2; i++)
             for (size_t k = 0; k < n[i]; k++)
-                if (!store_dispatch_is_leased(a->disp, ids[i][k]))
+                if (!store_dispatch_stage_leased(a->disp, store_stage_for(from[i]), ids[i][k]))
                     store_dispatch_push(a->disp, store_stage_for(from[i]), ids[i][k]);
-        hd_info("event=queues_loaded prioritize=%zu route=%zu",
+        rc = load_escalations(a);
+        hd_info("event=queues_loaded prioritize=%zu route=%zu escalate=%zu",
                 store_dispatch_queued(a->disp, HELPDESK__V1__STAGE__STAGE_PRIORITIZE),
-                store_dispatch_queued(a->disp, HELPDESK__V1__STAGE__STAGE_ROUTE));
+                store_dispatch_queued(a->disp, HELPDESK__V1__STAGE__STAGE_ROUTE),
+                store_dispatch_queued(a->disp, HELPDESK__V1__STAGE__STAGE_ESCALATE));
     }
     free(ids[0]);
     free(ids[1]);
     return rc;
 }
 
-/* After COMMIT: publish, and queue each ticket for the stage its new status calls for. */
+/* After COMMIT: publish, queue each ticket that entered new or triaged for its stage (a note
+ * on a new ticket does not queue it twice), and queue the escalation requests. */
 static void publish_committed(app *a, store_events *evs)
 {
     for (size_t i = 0; i < evs->n; i++) {
@@ -130,9 +149,13 @@ static void publish_committed(app *a, store_events *evs)
             hd_warn("event=publish_failed ticket_id=%lld seq=%lld error=\"%s\"",
                     (long long)e->ticket_id, (long long)e->seq, zmq_strerror(errno));
         Helpdesk__V1__Stage next = store_stage_for(e->status);
-        if (next != HELPDESK__V1__STAGE__STAGE_UNSPECIFIED)
+        bool entered = e->kind == HELPDESK__V1__EVENT_KIND__EVENT_CREATED ||
+                       e->kind == HELPDESK__V1__EVENT_KIND__EVENT_TRIAGED;
+        if (entered && next != HELPDESK__V1__STAGE__STAGE_UNSPECIFIED)
             store_dispatch_push(a->disp, next, e->ticket_id);
     }
+    for (size_t i = 0; i < evs->n_esc; i++)
+        store_dispatch_push(a->disp, HELPDESK__V1__STAGE__STAGE_ESCALATE, evs->esc[i]);
     store_events_clear(evs);
 }
 
@@ -201,7 +224,7 @@ static void on_ready(app *a, const hd_peer *peer, const HdRequest *req)
     if (rc < 0) {
         hd_error_buf err;
         hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "stage",
-                     "work_ready needs stage prioritize or route");
+                     "work_ready needs stage prioritize, route or escalate");
         reply_work_error(a, peer, req->id, &err);
         return;
     }
@@ -248,30 +271,62 @@ static void send_ack(app *a, const hd_peer *peer, uint64_t id, const HdWorkResul
     reply_work(a, peer, &rep);
 }
 
-/* Applies the result if the ticket is still where the stage expects it, lease or no lease. */
+/* Applies the result once: a stage result if the ticket is still where the stage expects it,
+ * an escalation result to its escalation (`item`; the ticket's oldest pending one when the
+ * lease is not live), lease or no lease. */
+static enum store_db_rc apply_db(app *a, const HdWorkResult *res, int64_t *item, bool live,
+                                 const char *actor, bool *applied, store_events *evs)
+{
+    if (res->result_case != HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED)
+        return store_db_apply_result(a->db, res, actor, hd_now_ms(), applied, evs);
+    int64_t done = 0;
+    enum store_db_rc rc = store_db_apply_escalation(a->db, live ? *item : 0, res, actor,
+                                                    hd_now_ms(), applied, &done, evs);
+    if (!live && done)
+        *item = done;
+    return rc;
+}
+
 static void apply_result(app *a, const hd_peer *peer, uint64_t id, const HdWorkResult *res,
-                         bool live, Helpdesk__V1__Stage lease_stage, const char *actor)
+                         bool live, Helpdesk__V1__Stage lease_stage, int64_t item,
+                         const char *actor)
 {
     store_events evs = {0};
     bool applied = false;
-    if (store_db_apply_result(a->db, res, actor, hd_now_ms(), &applied, &evs) != STORE_DB_OK) {
+    if (apply_db(a, res, &item, live, actor, &applied, &evs) != STORE_DB_OK) {
         note_db(a);
         if (live)
-            store_dispatch_push_front(a->disp, lease_stage, res->ticket_id);
+            store_dispatch_push_front(a->disp, lease_stage, item);
         hd_error_buf err;
         hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
                      "the database did not answer; the ticket will be dispatched again");
         reply_work_error(a, peer, id, &err);
         return;
     }
-    /* Its lease had expired and it waits to be dispatched again: no need any more. */
-    if (applied && !live)
-        store_dispatch_unqueue(a->disp, res->stage, res->ticket_id);
+    /* Its lease had expired and it waits to be dispatched again: no need any more (an
+     * escalation is settled, applied or stale). */
+    bool settled = applied || res->stage == HELPDESK__V1__STAGE__STAGE_ESCALATE;
+    if (settled && !live)
+        store_dispatch_unqueue(a->disp, res->stage, item);
     publish_committed(a, &evs);
     hd_info("event=result ticket_id=%lld stage=%s worker=\"%s\" lease=%s applied=%s",
             (long long)res->ticket_id, hd_stage_name(res->stage), actor,
             live ? "live" : "unknown", applied ? "true" : "false");
     send_ack(a, peer, id, res, applied);
+}
+
+/* What the result's lease carries: the ticket id, or for an escalation the escalation id
+ * (when the lease is live and its ticket is this result's, else 0). */
+static int64_t result_item(const app *a, const HdWorkResult *res)
+{
+    if (res->stage != HELPDESK__V1__STAGE__STAGE_ESCALATE)
+        return res->ticket_id;
+    int64_t item = 0;
+    Helpdesk__V1__Stage st = HELPDESK__V1__STAGE__STAGE_UNSPECIFIED;
+    if (!store_dispatch_lease_item(a->disp, res->lease_id, &item, &st) ||
+        st != HELPDESK__V1__STAGE__STAGE_ESCALATE)
+        return 0;
+    return item;
 }
 
 static void on_result(app *a, const hd_peer *peer, const HdRequest *req)
@@ -280,15 +335,16 @@ static void on_result(app *a, const hd_peer *peer, const HdRequest *req)
     store_worker_key key;
     key_of(peer, &key);
     Helpdesk__V1__Stage lease_stage = HELPDESK__V1__STAGE__STAGE_UNSPECIFIED;
-    bool live = res && store_dispatch_result(a->disp, &key, res->lease_id, res->ticket_id,
-                                             hd_mono_ms(), &lease_stage);
+    int64_t item = res ? result_item(a, res) : 0;
+    bool live = res && store_dispatch_result_for(a->disp, &key, res->lease_id, item, res->stage,
+                                                 hd_mono_ms(), &lease_stage);
     hd_error_buf err;
     if (res == NULL || store_check_result(res, &err) != 0) {
         if (res == NULL)
             hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "work_result",
                          "empty work_result");
         if (live)
-            store_dispatch_push_front(a->disp, lease_stage, res->ticket_id);
+            store_dispatch_push_front(a->disp, lease_stage, item);
         hd_warn("event=result_refused ticket_id=%lld field=%s", res ? (long long)res->ticket_id : 0LL,
                 err.field);
         reply_work_error(a, peer, req->id, &err);
@@ -303,11 +359,11 @@ static void on_result(app *a, const hd_peer *peer, const HdRequest *req)
         hd_warn("event=work_failed ticket_id=%lld stage=%s worker=\"%s\" error=\"%s\"",
                 (long long)res->ticket_id, hd_stage_name(res->stage), actor, why);
         if (live)
-            store_dispatch_push(a->disp, lease_stage, res->ticket_id);
+            store_dispatch_push(a->disp, lease_stage, item);
         send_ack(a, peer, req->id, res, false);
         return;
     }
-    apply_result(a, peer, req->id, res, live, lease_stage, actor);
+    apply_result(a, peer, req->id, res, live, lease_stage, item, actor);
 }
 
 static void serve_work(app *a)
@@ -338,12 +394,13 @@ static void serve_work(app *a)
     }
 }
 
-static int send_item(app *a, const store_lease *l, HdTicket *t)
+static int send_item(app *a, const store_lease *l, HdTicket *t, HdEscalationRequest *esc)
 {
     HdWorkItem wi = HELPDESK__V1__WORK_ITEM__INIT;
     wi.lease_id = l->lease_id;
     wi.stage = l->stage;
     wi.ticket = t;
+    wi.escalation = esc;
     wi.lease_expires_at = hd_now_ms() + a->set.lease_ms;
     HdReply rep = HELPDESK__V1__REPLY__INIT;
     rep.body_case = HELPDESK__V1__REPLY__BODY_WORK_ITEM;
@@ -353,22 +410,46 @@ static int send_item(app *a, const store_lease *l, HdTicket *t)
     return hd_router_send(a->work, &peer, &rep);
 }
 
+/* The lease's ticket if it still waits for the stage (for an escalation: the request is
+ * still pending), with the escalation request for STAGE_ESCALATE. */
+static enum store_db_rc load_item(app *a, const store_lease *l, HdTicket **t,
+                                  HdEscalationRequest **esc)
+{
+    *esc = NULL;
+    if (l->stage == HELPDESK__V1__STAGE__STAGE_ESCALATE)
+        return store_db_get_escalation(a->db, l->ticket_id, t, esc);
+    HdTicketDetail *d = NULL;
+    enum store_db_rc rc = store_db_get_ticket(a->db, l->ticket_id, false, &d);
+    *t = NULL;
+    if (rc == STORE_DB_OK) {
+        if (d->ticket->status == store_stage_from(l->stage)) {
+            *t = d->ticket;
+            d->ticket = NULL;
+        } else {
+            rc = STORE_DB_NOT_FOUND;
+        }
+        protobuf_c_message_free_unpacked(&d->base, NULL);
+    }
+    return rc;
+}
+
 /* One lease: load the ticket, check it still waits for this stage, send it. -1 when the
  * database failed (stop dispatching for now). */
 static int dispatch_one(app *a, const store_lease *l)
 {
-    HdTicketDetail *d = NULL;
-    enum store_db_rc rc = store_db_get_ticket(a->db, l->ticket_id, false, &d);
+    HdTicket *t = NULL;
+    HdEscalationRequest *esc = NULL;
+    enum store_db_rc rc = load_item(a, l, &t, &esc);
     if (rc == STORE_DB_ERROR) {
         store_dispatch_cancel(a->disp, l->lease_id, true, true);
         note_db(a);
         return -1;
     }
-    if (rc == STORE_DB_NOT_FOUND || d->ticket->status != store_stage_from(l->stage)) {
+    if (rc == STORE_DB_NOT_FOUND) {
         hd_debug("event=dispatch_skipped ticket_id=%lld stage=%s", (long long)l->ticket_id,
                  hd_stage_name(l->stage));
         store_dispatch_cancel(a->disp, l->lease_id, false, true);
-    } else if (send_item(a, l, d->ticket) != 0) {
+    } else if (send_item(a, l, t, esc) != 0) {
         hd_warn("event=dispatch_failed ticket_id=%lld worker=\"%s\" error=\"%s\"",
                 (long long)l->ticket_id, worker_name(a, &l->worker),
                 zmq_strerror(errno));
@@ -380,8 +461,10 @@ static int dispatch_one(app *a, const store_lease *l)
                  (long long)l->ticket_id, hd_stage_name(l->stage), (long long)l->lease_id,
                  worker_name(a, &l->worker));
     }
-    if (d)
-        protobuf_c_message_free_unpacked(&d->base, NULL);
+    if (t)
+        protobuf_c_message_free_unpacked(&t->base, NULL);
+    if (esc)
+        protobuf_c_message_free_unpacked(&esc->base, NULL);
     return 0;
 }
 
@@ -521,6 +604,7 @@ int main(int argc, char **argv)
         hd_config_destroy(&cfg);
         return 1;
     }
+    store_db_set_sla(a.db, &a.set.sla);
     a.disp = store_dispatch_new(a.set.lease_ms, 3 * a.set.heartbeat_ms, hd_now_ms() * 1000);
     int rc = 1;
     if (open_sockets(&a) == 0 && load_queues(&a) == 0) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hd/config.h"
 #include "hd/utf8.h"
 
 void store_events_push(store_events *l, HdTicketEvent *ev)
@@ -18,13 +19,176 @@ void store_events_push(store_events *l, HdTicketEvent *ev)
     l->v[l->n++] = ev;
 }
 
+void store_events_push_escalation(store_events *l, int64_t escalation_id)
+{
+    if (l->n_esc == l->cap_esc) {
+        l->cap_esc = l->cap_esc ? l->cap_esc * 2 : 4;
+        l->esc = realloc(l->esc, l->cap_esc * sizeof *l->esc);
+        if (l->esc == NULL)
+            abort();
+    }
+    l->esc[l->n_esc++] = escalation_id;
+}
+
 void store_events_clear(store_events *l)
 {
     for (size_t i = 0; i < l->n; i++)
         protobuf_c_message_free_unpacked(&l->v[i]->base, NULL);
     free(l->v);
+    free(l->esc);
     l->v = NULL;
+    l->esc = NULL;
     l->n = l->cap = 0;
+    l->n_esc = l->cap_esc = 0;
+}
+
+HdTicketEvent *store_event_dup(const HdTicketEvent *e)
+{
+    size_t len = protobuf_c_message_get_packed_size(&e->base);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf == NULL)
+        abort();
+    protobuf_c_message_pack(&e->base, buf);
+    HdTicketEvent *d = helpdesk__v1__ticket_event__unpack(NULL, len, buf);
+    free(buf);
+    if (d == NULL)
+        abort(); /* only out of memory: we packed it ourselves */
+    return d;
+}
+
+void store_outcome_clear(store_outcome *o)
+{
+    store_events_clear(&o->evs);
+    o->escalate = false;
+}
+
+void store_sla_defaults(store_sla *sla)
+{
+    static const store_sla_targets def[5] = {
+        {0, 0, 0, 0, 0},
+        {900, 1800, 14400, 1800, 7200},
+        {3600, 7200, 28800, 7200, 18000},
+        {28800, 86400, 432000, 172800, 345600},
+        {172800, 604800, 1209600, 604800, 1036800},
+    };
+    memcpy(sla->p, def, sizeof def);
+}
+
+int store_sla_from_config(store_sla *sla, const hd_config *cfg, char *err, size_t errlen)
+{
+    store_sla_defaults(sla);
+    static const char *const names[] = {"first_response", "update_interval", "resolution",
+                                        "tier2_after", "tier3_after"};
+    for (int p = 1; p <= 4; p++) {
+        int64_t *f[] = {&sla->p[p].first_response, &sla->p[p].update_interval,
+                        &sla->p[p].resolution, &sla->p[p].tier2_after, &sla->p[p].tier3_after};
+        for (size_t i = 0; i < 5; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "sla.P%d.%s", p, names[i]);
+            /* The prioritizer's bounds, so both read the same values. */
+            if (hd_config_int(cfg, key, 1, 315360000, f[i], err, errlen) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void store_set_str(char **field, const char *v)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = store_strdup(v);
+}
+
+HdTicketEvent *store_event_for(const HdTicket *t, Helpdesk__V1__EventKind kind, const char *actor,
+                               int64_t at)
+{
+    HdTicketEvent *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        abort();
+    helpdesk__v1__ticket_event__init(e);
+    e->ticket_id = t->id;
+    e->kind = kind;
+    e->actor = store_strdup(actor);
+    e->at = at;
+    e->status = t->status;
+    e->priority = t->priority;
+    e->queue = store_strdup(t->queue);
+    e->tier = t->tier;
+    e->assignee = store_strdup(t->assignee);
+    return e;
+}
+
+/* ---- the lifecycle graph ---- */
+
+#define ST(x) HELPDESK__V1__STATUS__STATUS_##x
+#define AC(x) HELPDESK__V1__TICKET_ACTION__ACTION_##x
+
+bool store_status_open(Helpdesk__V1__Status s)
+{
+    return s == ST(QUEUED) || s == ST(IN_PROGRESS) || s == ST(WAITING_CUSTOMER) ||
+           s == ST(REOPENED);
+}
+
+static bool status_valid(Helpdesk__V1__Status s)
+{
+    return s >= ST(NEW) && s <= ST(REOPENED);
+}
+
+/* Actions that never change the status, and where they are allowed. */
+static Helpdesk__V1__Status keep_status(Helpdesk__V1__Status from,
+                                        Helpdesk__V1__TicketAction__ActionCase a)
+{
+    switch (a) {
+    case AC(NOTE):
+    case AC(LOG_CONTACT): return status_valid(from) ? from : ST(UNSPECIFIED);
+    case AC(ASSIGN):
+    case AC(REPLY):
+    case AC(ESCALATE):
+    case AC(REPRIORITIZE): return store_status_open(from) ? from : ST(UNSPECIFIED);
+    case AC(SATISFACTION):
+        return from == ST(RESOLVED) || from == ST(CLOSED) ? from : ST(UNSPECIFIED);
+    default: return ST(UNSPECIFIED);
+    }
+}
+
+Helpdesk__V1__Status store_transition(Helpdesk__V1__Status from,
+                                      Helpdesk__V1__TicketAction__ActionCase a)
+{
+    switch (a) {
+    case AC(TAKE):
+        return from == ST(QUEUED) || from == ST(REOPENED) || from == ST(WAITING_CUSTOMER) ||
+                       from == ST(IN_PROGRESS)
+                   ? ST(IN_PROGRESS)
+                   : ST(UNSPECIFIED);
+    case AC(WAIT): return from == ST(IN_PROGRESS) ? ST(WAITING_CUSTOMER) : ST(UNSPECIFIED);
+    case AC(RESOLVE):
+        return from == ST(IN_PROGRESS) || from == ST(WAITING_CUSTOMER) ? ST(RESOLVED)
+                                                                        : ST(UNSPECIFIED);
+    case AC(CLOSE): return from == ST(RESOLVED) ? ST(CLOSED) : ST(UNSPECIFIED);
+    case AC(REOPEN):
+        return from == ST(RESOLVED) || from == ST(CLOSED) ? ST(REOPENED) : ST(UNSPECIFIED);
+    default: return keep_status(from, a);
+    }
+}
+
+const char *store_action_name(Helpdesk__V1__TicketAction__ActionCase a)
+{
+    switch (a) {
+    case AC(TAKE): return "take";
+    case AC(ASSIGN): return "assign";
+    case AC(NOTE): return "note";
+    case AC(REPLY): return "reply";
+    case AC(LOG_CONTACT): return "log_contact";
+    case AC(WAIT): return "wait";
+    case AC(RESOLVE): return "resolve";
+    case AC(CLOSE): return "close";
+    case AC(REOPEN): return "reopen";
+    case AC(ESCALATE): return "escalate";
+    case AC(REPRIORITIZE): return "reprioritize";
+    case AC(SATISFACTION): return "satisfaction";
+    default: return "unknown";
+    }
 }
 
 void store_reply_init(store_reply *r, uint64_t id)
@@ -58,6 +222,9 @@ void store_reply_clear(store_reply *r)
     case HELPDESK__V1__REPLY__BODY_WORK_ITEM: body = &r->pb.work_item->base; break;
     case HELPDESK__V1__REPLY__BODY_WORK_ACK: body = &r->pb.work_ack->base; break;
     case HELPDESK__V1__REPLY__BODY_HEARTBEAT: body = &r->pb.heartbeat->base; break;
+    case HELPDESK__V1__REPLY__BODY_RESULTS: body = &r->pb.results->base; break;
+    case HELPDESK__V1__REPLY__BODY_SIGNAL_ACK: body = &r->pb.signal_ack->base; break;
+    case HELPDESK__V1__REPLY__BODY_COMMUNICATION: body = &r->pb.communication->base; break;
     default: break; /* none, or an error held in r->err */
     }
     if (body)
@@ -253,6 +420,21 @@ static int check_routed(const HdRouteResult *r, hd_error_buf *err)
                : 0;
 }
 
+static int check_escalated(const HdEscalationResult *e, hd_error_buf *err)
+{
+    if (e->tier > 3) {
+        hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "escalated.tier",
+                     "tier must be 1, 2 or 3");
+        return -1;
+    }
+    return check_text(e->queue, err, "escalated.queue") ||
+                   check_text(e->assignee, err, "escalated.assignee") ||
+                   check_text(e->rule, err, "escalated.rule") ||
+                   check_text(e->manager, err, "escalated.manager")
+               ? -1
+               : 0;
+}
+
 int store_check_result(const HdWorkResult *r, hd_error_buf *err)
 {
     if (r->ticket_id <= 0) {
@@ -268,17 +450,24 @@ int store_check_result(const HdWorkResult *r, hd_error_buf *err)
         want = HELPDESK__V1__STAGE__STAGE_PRIORITIZE;
         break;
     case HELPDESK__V1__WORK_RESULT__RESULT_ROUTED: want = HELPDESK__V1__STAGE__STAGE_ROUTE; break;
+    case HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED:
+        want = HELPDESK__V1__STAGE__STAGE_ESCALATE;
+        break;
     case HELPDESK__V1__WORK_RESULT__RESULT_FAILED: want = r->stage; break;
     default:
         hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "result",
-                     "a work result needs prioritized, routed or failed");
+                     "a work result needs prioritized, routed, escalated or failed");
         return -1;
     }
-    if (r->stage != want || store_stage_from(r->stage) == HELPDESK__V1__STATUS__STATUS_UNSPECIFIED) {
+    if (r->stage != want || (store_stage_from(r->stage) == HELPDESK__V1__STATUS__STATUS_UNSPECIFIED &&
+                             r->stage != HELPDESK__V1__STAGE__STAGE_ESCALATE)) {
         hd_error_set(err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "stage",
-                     "stage must be prioritize with a prioritized result, route with routed");
+                     "stage must be prioritize with a prioritized result, route with routed, "
+                     "escalate with escalated");
         return -1;
     }
+    if (r->result_case == HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED && r->escalated)
+        return check_escalated(r->escalated, err);
     if (r->result_case == HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED && r->prioritized)
         return check_prioritized(r->prioritized, err);
     if (r->result_case == HELPDESK__V1__WORK_RESULT__RESULT_ROUTED && r->routed)

@@ -86,8 +86,9 @@ static void list_tickets(store_db *db, const HdListTickets *l, store_reply *rep)
     }
     uint32_t limit = l->limit == 0 ? LIST_DEFAULT : l->limit > LIST_MAX ? LIST_MAX : l->limit;
     HdTicketList *out = NULL;
-    if (store_db_list_tickets(db, l->queue, l->status, l->priority, l->after_id, limit, &out) !=
-        STORE_DB_OK) {
+    if (check_filter_text(l->assignee, "assignee", rep) != 0)
+        return;
+    if (store_db_list_tickets(db, l, limit, &out) != STORE_DB_OK) {
         unavailable(rep);
         return;
     }
@@ -167,6 +168,8 @@ static void commit_cursor(store_db *db, const HdCommitCursor *cc, store_reply *r
 void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,
                       store_events *evs)
 {
+    if (store_api_workflow(db, req, now_ms, rep, evs))
+        return;
     switch (req->body_case) {
     case HELPDESK__V1__REQUEST__BODY_CREATE_TICKETS:
         create_tickets(db, req->create_tickets, now_ms, rep, evs);
@@ -181,7 +184,8 @@ void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_
     default:
         store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body",
                           "the store's api socket takes create_tickets, get_ticket, list_tickets, "
-                          "events_since, get_cursor or commit_cursor");
+                          "events_since, get_cursor, commit_cursor, act, next, search, "
+                          "sla_signal, record_communication or get_communication");
         break;
     }
 }

@@ -3,6 +3,7 @@
 #ifndef STORE_API_H
 #define STORE_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -12,5 +13,10 @@
  * Events committed by the request are appended to evs, for publishing. */
 void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,
                       store_events *evs);
+
+/* The issue-3 requests (act, next, search, sla_signal, record_communication,
+ * get_communication), in store_api_flow.c. False when req is none of them. */
+bool store_api_workflow(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,
+                        store_events *evs);
 
 #endif

@@ -6,27 +6,16 @@
 #include <string.h>
 
 #include "hd/log.h"
+#include "store_dbi.h"
 #include "store_migrations.h"
 
 /* Any fixed number both hd-stores agree on: serialises migrations between them. */
 #define MIGRATION_LOCK_KEY "7212001"
 
-/* Epoch milliseconds <-> timestamptz, in SQL. */
-#define TS(p) "to_timestamp(" p "::float8 / 1000)"
-#define MS(c) "(extract(epoch FROM " c ") * 1000)::int8"
-
-#define TICKET_COLS                                                                           \
-    "t.id, t.contact_id, t.problem_index, t.status, t.priority, t.queue, t.tier, t.assignee, " \
-    "c.channel, c.source, c.external_id, c.contact_pb, t.priority_rule, t.route_rule, "       \
-    MS("t.first_response_due") ", t.update_interval_ms, " MS("t.resolution_due") ", "         \
-    MS("t.tier2_escalation_due") ", " MS("t.tier3_escalation_due") ", " MS("t.created_at")    \
-    ", " MS("t.updated_at") ", t.category, t.summary, t.description, t.users_affected, "      \
-    "t.urgency, t.impact "                                                                    \
-    "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
-
 #define EVENT_COLS                                                                            \
-    "seq, ticket_id, kind, actor, " MS("at") ", status, priority, queue, tier, rule, text "    \
-    "FROM ticket_events "
+    "seq, ticket_id, kind, actor, " MS("at") ", status, priority, queue, tier, rule, text, "   \
+    "reason, deadline, deadline_at, channel, recipient, outcome, assignee, key, satisfied, "   \
+    "direction, attempt, from_tier, subject FROM ticket_events "
 
 enum stmt {
     S_INS_CONTACT,
@@ -69,15 +58,21 @@ static const struct {
                       "RETURNING id"},
     [S_INS_EVENT] = {"ins_event",
                      "INSERT INTO ticket_events (seq, ticket_id, kind, actor, at, status, "
-                     "priority, queue, tier, rule, text) VALUES ($1, $2, $3, $4, " TS("$5") ", "
-                     "$6, $7, $8, $9, $10, $11)"},
+                     "priority, queue, tier, rule, text, reason, deadline, deadline_at, channel, "
+                     "recipient, outcome, assignee, key, satisfied, direction, attempt, "
+                     "from_tier, subject) VALUES ($1, $2, $3, $4, " TS("$5") ", $6, $7, $8, $9, "
+                     "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
+                     "$24)"},
     [S_SEL_TICKET] = {"sel_ticket", "SELECT " TICKET_COLS "WHERE t.id = $1"},
     [S_HISTORY] = {"history", "SELECT " EVENT_COLS "WHERE ticket_id = $1 ORDER BY seq"},
     [S_LIST] = {"list_tickets",
                 "SELECT " TICKET_COLS "WHERE ($1::text IS NULL OR t.queue = $1) "
                 "AND ($2::text IS NULL OR t.status = $2) "
                 "AND ($3::smallint IS NULL OR t.priority = $3) "
-                "AND t.id > $4 ORDER BY t.id LIMIT $5"},
+                "AND t.id > $4 AND (NOT $6::bool OR t.status NOT IN ('resolved', 'closed')) "
+                "AND ($7::int8 IS NULL OR t.contact_id = $7) "
+                "AND ($8::text IS NULL OR t.assignee = $8) "
+                "ORDER BY t.id LIMIT $5"},
     [S_EVENTS] = {"events_since", "SELECT " EVENT_COLS "WHERE seq > $1 ORDER BY seq LIMIT $2"},
     [S_GET_CURSOR] = {"get_cursor", "SELECT seq FROM consumer_cursors WHERE consumer = $1"},
     [S_COMMIT_CURSOR] = {"commit_cursor",
@@ -89,7 +84,9 @@ static const struct {
                       "UPDATE tickets SET status = 'triaged', priority = $2, priority_rule = $3, "
                       "first_response_due = " TS("$4") ", update_interval_ms = $5, "
                       "resolution_due = " TS("$6") ", tier2_escalation_due = " TS("$7") ", "
-                      "tier3_escalation_due = " TS("$8") ", updated_at = " TS("$9") " "
+                      "tier3_escalation_due = " TS("$8") ", updated_at = " TS("$9") ", "
+                      "next_update_due = CASE WHEN $5::int8 > 0 THEN created_at + "
+                      "$5::int8 * interval '1 millisecond' END "
                       "WHERE id = $1 AND status = 'new' RETURNING queue, tier"},
     [S_ROUTE] = {"route",
                  "UPDATE tickets SET status = 'queued', queue = $2, tier = $3, assignee = $4, "
@@ -99,26 +96,10 @@ static const struct {
     [S_MAX_SEQ] = {"max_seq", "SELECT coalesce(max(seq), 0) FROM ticket_events"},
 };
 
-struct store_db {
-    PGconn *conn;
-    int64_t last_seq;
-    int64_t seq_at_begin; /* restored when a transaction rolls back */
-    bool broken;
-};
-
 /* ---- parameters ---- */
 
-#define MAX_PARAMS 20
 
-typedef struct {
-    int n;
-    const char *v[MAX_PARAMS];
-    int len[MAX_PARAMS];
-    int fmt[MAX_PARAMS];
-    char num[MAX_PARAMS][24];
-} params;
-
-static void p_text(params *p, const char *s)
+void store_p_text(store_params *p, const char *s)
 {
     p->v[p->n] = s;
     p->len[p->n] = 0;
@@ -127,27 +108,32 @@ static void p_text(params *p, const char *s)
 }
 
 /* "" becomes NULL: unset optional fields stay NULL in the table. */
-static void p_opt(params *p, const char *s)
+void store_p_opt(store_params *p, const char *s)
 {
-    p_text(p, s && s[0] ? s : NULL);
+    store_p_text(p, s && s[0] ? s : NULL);
 }
 
-static void p_int(params *p, int64_t x)
+void store_p_int(store_params *p, int64_t x)
 {
     snprintf(p->num[p->n], sizeof p->num[p->n], "%lld", (long long)x);
-    p_text(p, p->num[p->n]);
+    store_p_text(p, p->num[p->n]);
 }
 
 /* 0 becomes NULL. */
-static void p_int_opt(params *p, int64_t x)
+void store_p_int_opt(store_params *p, int64_t x)
 {
     if (x)
-        p_int(p, x);
+        store_p_int(p, x);
     else
-        p_text(p, NULL);
+        store_p_text(p, NULL);
 }
 
-static void p_bytes(params *p, const void *b, size_t len)
+void store_p_bool(store_params *p, bool b)
+{
+    store_p_text(p, b ? "true" : "false");
+}
+
+void store_p_bytes(store_params *p, const void *b, size_t len)
 {
     p->v[p->n] = b;
     p->len[p->n] = (int)len;
@@ -188,7 +174,7 @@ static void db_fail(store_db *db, const char *what, const PGresult *r)
              state ? state : "-", db->broken ? "lost" : "ok", line);
 }
 
-static PGresult *run(store_db *db, enum stmt s, const params *p)
+static PGresult *run(store_db *db, enum stmt s, const store_params *p)
 {
     if (db->broken) /* logged when it broke; the loop is reconnecting */
         return NULL;
@@ -197,6 +183,19 @@ static PGresult *run(store_db *db, enum stmt s, const params *p)
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
     db_fail(db, stmts[s].name, r);
+    PQclear(r);
+    return NULL;
+}
+
+PGresult *store_exec(store_db *db, const char *what, const char *sql, const store_params *p)
+{
+    if (db->broken)
+        return NULL;
+    PGresult *r = PQexecParams(db->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    db_fail(db, what, r);
     PQclear(r);
     return NULL;
 }
@@ -218,13 +217,13 @@ static int simple(store_db *db, const char *sql, const char *tag)
     return ok ? 0 : -1;
 }
 
-static int tx_begin(store_db *db)
+int store_tx_begin(store_db *db)
 {
     db->seq_at_begin = db->last_seq;
     return simple(db, "BEGIN", NULL);
 }
 
-static int tx_commit(store_db *db)
+int store_tx_commit(store_db *db)
 {
     if (simple(db, "COMMIT", "COMMIT") == 0)
         return 0;
@@ -232,7 +231,7 @@ static int tx_commit(store_db *db)
     return -1;
 }
 
-static void tx_rollback(store_db *db)
+void store_tx_rollback(store_db *db)
 {
     if (!db->broken && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
         (void)simple(db, "ROLLBACK", NULL);
@@ -241,22 +240,22 @@ static void tx_rollback(store_db *db)
 
 /* ---- columns to protobuf ---- */
 
-static bool col_null(const PGresult *r, int row, int col)
+bool store_col_null(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) != 0;
 }
 
-static int64_t col_i64(const PGresult *r, int row, int col)
+int64_t store_col_i64(const PGresult *r, int row, int col)
 {
-    return col_null(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+    return store_col_null(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static char *col_str(const PGresult *r, int row, int col)
+char *store_col_str(const PGresult *r, int row, int col)
 {
-    return store_strdup(col_null(r, row, col) ? "" : PQgetvalue(r, row, col));
+    return store_strdup(store_col_null(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
-static void *zalloc(size_t n)
+void *store_zalloc(size_t n)
 {
     void *p = calloc(1, n);
     if (p == NULL)
@@ -264,23 +263,38 @@ static void *zalloc(size_t n)
     return p;
 }
 
-static HdTicketEvent *event_from_row(const PGresult *r, int row)
+HdTicketEvent *store_event_from_row(const PGresult *r, int row)
 {
-    HdTicketEvent *e = zalloc(sizeof *e);
+    HdTicketEvent *e = store_zalloc(sizeof *e);
     helpdesk__v1__ticket_event__init(e);
     Helpdesk__V1__Status status = HELPDESK__V1__STATUS__STATUS_UNSPECIFIED;
-    e->seq = col_i64(r, row, 0);
-    e->ticket_id = col_i64(r, row, 1);
+    e->seq = store_col_i64(r, row, 0);
+    e->ticket_id = store_col_i64(r, row, 1);
     e->kind = store_event_kind_parse(PQgetvalue(r, row, 2));
-    e->actor = col_str(r, row, 3);
-    e->at = col_i64(r, row, 4);
+    e->actor = store_col_str(r, row, 3);
+    e->at = store_col_i64(r, row, 4);
     if (hd_status_parse(PQgetvalue(r, row, 5), &status) == 0)
         e->status = status;
-    e->priority = (Helpdesk__V1__Priority)col_i64(r, row, 6);
-    e->queue = col_str(r, row, 7);
-    e->tier = (uint32_t)col_i64(r, row, 8);
-    e->rule = col_str(r, row, 9);
-    e->text = col_str(r, row, 10);
+    e->priority = (Helpdesk__V1__Priority)store_col_i64(r, row, 6);
+    e->queue = store_col_str(r, row, 7);
+    e->tier = (uint32_t)store_col_i64(r, row, 8);
+    e->rule = store_col_str(r, row, 9);
+    e->text = store_col_str(r, row, 10);
+    e->reason = store_col_str(r, row, 11);
+    Helpdesk__V1__Deadline dl = HELPDESK__V1__DEADLINE__DEADLINE_UNSPECIFIED;
+    if (!store_col_null(r, row, 12) && hd_deadline_parse(PQgetvalue(r, row, 12), &dl) == 0)
+        e->deadline = dl;
+    e->deadline_at = store_col_i64(r, row, 13);
+    e->channel = store_col_str(r, row, 14);
+    e->recipient = store_col_str(r, row, 15);
+    e->outcome = store_col_str(r, row, 16);
+    e->assignee = store_col_str(r, row, 17);
+    e->key = store_col_str(r, row, 18);
+    e->satisfied = (int32_t)store_col_i64(r, row, 19);
+    e->direction = store_col_str(r, row, 20);
+    e->attempt = (uint32_t)store_col_i64(r, row, 21);
+    e->from_tier = (uint32_t)store_col_i64(r, row, 22);
+    e->subject = store_col_str(r, row, 23);
     return e;
 }
 
@@ -306,11 +320,11 @@ static void ticket_take_contact(HdTicket *t, const char *escaped)
 
 static HdSlaDeadlines *sla_from_row(const PGresult *r, int row)
 {
-    int64_t v[5] = {col_i64(r, row, 14), col_i64(r, row, 15), col_i64(r, row, 16),
-                    col_i64(r, row, 17), col_i64(r, row, 18)};
+    int64_t v[5] = {store_col_i64(r, row, 14), store_col_i64(r, row, 15), store_col_i64(r, row, 16),
+                    store_col_i64(r, row, 17), store_col_i64(r, row, 18)};
     if (!v[0] && !v[1] && !v[2] && !v[3] && !v[4])
         return NULL;
-    HdSlaDeadlines *s = zalloc(sizeof *s);
+    HdSlaDeadlines *s = store_zalloc(sizeof *s);
     helpdesk__v1__sla_deadlines__init(s);
     s->first_response_due = v[0];
     s->update_interval_ms = v[1];
@@ -322,50 +336,57 @@ static HdSlaDeadlines *sla_from_row(const PGresult *r, int row)
 
 static HdProblem *problem_from_row(const PGresult *r, int row)
 {
-    HdProblem *p = zalloc(sizeof *p);
+    HdProblem *p = store_zalloc(sizeof *p);
     helpdesk__v1__problem__init(p);
-    p->category = col_str(r, row, 21);
-    p->summary = col_str(r, row, 22);
-    p->description = col_str(r, row, 23);
-    p->users_affected = (uint32_t)col_i64(r, row, 24);
-    p->urgency = (Helpdesk__V1__Level)col_i64(r, row, 25);
-    p->impact = (Helpdesk__V1__Level)col_i64(r, row, 26);
+    p->category = store_col_str(r, row, 21);
+    p->summary = store_col_str(r, row, 22);
+    p->description = store_col_str(r, row, 23);
+    p->users_affected = (uint32_t)store_col_i64(r, row, 24);
+    p->urgency = (Helpdesk__V1__Level)store_col_i64(r, row, 25);
+    p->impact = (Helpdesk__V1__Level)store_col_i64(r, row, 26);
     return p;
 }
 
-static HdTicket *ticket_from_row(const PGresult *r, int row)
+HdTicket *store_ticket_from_row(const PGresult *r, int row)
 {
-    HdTicket *t = zalloc(sizeof *t);
+    HdTicket *t = store_zalloc(sizeof *t);
     helpdesk__v1__ticket__init(t);
     Helpdesk__V1__Status status = HELPDESK__V1__STATUS__STATUS_UNSPECIFIED;
     Helpdesk__V1__Channel channel = HELPDESK__V1__CHANNEL__CHANNEL_UNSPECIFIED;
-    t->id = col_i64(r, row, 0);
-    t->contact_id = col_i64(r, row, 1);
-    t->problem_index = (uint32_t)col_i64(r, row, 2);
+    t->id = store_col_i64(r, row, 0);
+    t->contact_id = store_col_i64(r, row, 1);
+    t->problem_index = (uint32_t)store_col_i64(r, row, 2);
     if (hd_status_parse(PQgetvalue(r, row, 3), &status) == 0)
         t->status = status;
-    t->priority = (Helpdesk__V1__Priority)col_i64(r, row, 4);
-    t->queue = col_str(r, row, 5);
-    t->tier = (uint32_t)col_i64(r, row, 6);
-    t->assignee = col_str(r, row, 7);
+    t->priority = (Helpdesk__V1__Priority)store_col_i64(r, row, 4);
+    t->queue = store_col_str(r, row, 5);
+    t->tier = (uint32_t)store_col_i64(r, row, 6);
+    t->assignee = store_col_str(r, row, 7);
     if (hd_channel_parse(PQgetvalue(r, row, 8), &channel) == 0)
         t->channel = channel;
-    t->source = col_str(r, row, 9);
-    t->external_id = col_str(r, row, 10);
+    t->source = store_col_str(r, row, 9);
+    t->external_id = store_col_str(r, row, 10);
     ticket_take_contact(t, PQgetvalue(r, row, 11));
-    t->priority_rule = col_str(r, row, 12);
-    t->route_rule = col_str(r, row, 13);
+    t->priority_rule = store_col_str(r, row, 12);
+    t->route_rule = store_col_str(r, row, 13);
     t->sla = sla_from_row(r, row);
-    t->created_at = col_i64(r, row, 19);
-    t->updated_at = col_i64(r, row, 20);
+    t->created_at = store_col_i64(r, row, 19);
+    t->updated_at = store_col_i64(r, row, 20);
     t->problem = problem_from_row(r, row);
+    t->first_response_at = store_col_i64(r, row, 27);
+    t->next_update_due = store_col_i64(r, row, 28);
+    t->paused_at = store_col_i64(r, row, 29);
+    t->resolved_at = store_col_i64(r, row, 30);
+    t->closed_at = store_col_i64(r, row, 31);
+    t->solution = store_col_str(r, row, 32);
+    t->satisfaction = (int32_t)store_col_i64(r, row, 33);
     return t;
 }
 
-static HdTicketEvent *event_new(int64_t ticket_id, Helpdesk__V1__EventKind kind,
+HdTicketEvent *store_event_new(int64_t ticket_id, Helpdesk__V1__EventKind kind,
                                 const char *actor, int64_t at, Helpdesk__V1__Status status)
 {
-    HdTicketEvent *e = zalloc(sizeof *e);
+    HdTicketEvent *e = store_zalloc(sizeof *e);
     helpdesk__v1__ticket_event__init(e);
     e->ticket_id = ticket_id;
     e->kind = kind;
@@ -376,21 +397,34 @@ static HdTicketEvent *event_new(int64_t ticket_id, Helpdesk__V1__EventKind kind,
 }
 
 /* Gives the event the next seq and inserts it; the caller's transaction owns both. */
-static int insert_event(store_db *db, HdTicketEvent *e)
+int store_insert_event(store_db *db, HdTicketEvent *e)
 {
     e->seq = ++db->last_seq;
-    params p = {0};
-    p_int(&p, e->seq);
-    p_int(&p, e->ticket_id);
-    p_text(&p, hd_event_kind_name(e->kind));
-    p_text(&p, e->actor);
-    p_int(&p, e->at);
-    p_text(&p, hd_status_name(e->status));
-    p_int_opt(&p, e->priority);
-    p_opt(&p, e->queue);
-    p_int_opt(&p, e->tier);
-    p_opt(&p, e->rule);
-    p_text(&p, e->text);
+    store_params p = {0};
+    store_p_int(&p, e->seq);
+    store_p_int(&p, e->ticket_id);
+    store_p_text(&p, hd_event_kind_name(e->kind));
+    store_p_text(&p, e->actor);
+    store_p_int(&p, e->at);
+    store_p_text(&p, hd_status_name(e->status));
+    store_p_int_opt(&p, e->priority);
+    store_p_opt(&p, e->queue);
+    store_p_int_opt(&p, e->tier);
+    store_p_opt(&p, e->rule);
+    store_p_text(&p, e->text ? e->text : "");
+    store_p_text(&p, e->reason ? e->reason : "");
+    store_p_text(&p, e->deadline ? hd_deadline_name(e->deadline) : NULL);
+    store_p_int_opt(&p, e->deadline_at);
+    store_p_text(&p, e->channel ? e->channel : "");
+    store_p_text(&p, e->recipient ? e->recipient : "");
+    store_p_text(&p, e->outcome ? e->outcome : "");
+    store_p_text(&p, e->assignee ? e->assignee : "");
+    store_p_text(&p, e->key ? e->key : "");
+    store_p_int(&p, e->satisfied);
+    store_p_text(&p, e->direction ? e->direction : "");
+    store_p_int(&p, e->attempt);
+    store_p_int(&p, e->from_tier);
+    store_p_text(&p, e->subject ? e->subject : "");
     PGresult *r = run(db, S_INS_EVENT, &p);
     PQclear(r);
     return r ? 0 : -1;
@@ -414,11 +448,11 @@ static int prepare_all(store_db *db)
 
 static int load_seq(store_db *db)
 {
-    params p = {0};
+    store_params p = {0};
     PGresult *r = run(db, S_MAX_SEQ, &p);
     if (r == NULL)
         return -1;
-    db->last_seq = db->seq_at_begin = col_i64(r, 0, 0);
+    db->last_seq = db->seq_at_begin = store_col_i64(r, 0, 0);
     PQclear(r);
     return 0;
 }
@@ -497,7 +531,7 @@ static PGconn *connect_db(const char *url)
 
 store_db *store_db_open(const char *url, char *err, size_t errlen)
 {
-    store_db *db = zalloc(sizeof *db);
+    store_db *db = store_zalloc(sizeof *db);
     db->conn = connect_db(url);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
@@ -568,21 +602,21 @@ int64_t store_db_last_seq(const store_db *db)
 
 static HdContactReceipt *receipt_new(int64_t contact_id, size_t n, bool duplicate)
 {
-    HdContactReceipt *rc = zalloc(sizeof *rc);
+    HdContactReceipt *rc = store_zalloc(sizeof *rc);
     helpdesk__v1__contact_receipt__init(rc);
     rc->contact_id = contact_id;
     rc->duplicate = duplicate;
     rc->n_ticket_ids = n;
-    rc->ticket_ids = zalloc((n ? n : 1) * sizeof *rc->ticket_ids);
+    rc->ticket_ids = store_zalloc((n ? n : 1) * sizeof *rc->ticket_ids);
     return rc;
 }
 
 /* The receipt of a contact taken before: its ticket ids in problem order. */
 static enum store_db_rc read_receipt(store_db *db, const HdContact *c, HdContactReceipt **out)
 {
-    params p = {0};
-    p_text(&p, c->source);
-    p_text(&p, c->external_id);
+    store_params p = {0};
+    store_p_text(&p, c->source);
+    store_p_text(&p, c->external_id);
     PGresult *r = run(db, S_SEL_CONTACT, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
@@ -591,16 +625,16 @@ static enum store_db_rc read_receipt(store_db *db, const HdContact *c, HdContact
         hd_error("event=duplicate_contact_missing source=\"%s\"", c->source);
         return STORE_DB_ERROR;
     }
-    int64_t contact_id = col_i64(r, 0, 0);
+    int64_t contact_id = store_col_i64(r, 0, 0);
     PQclear(r);
-    params q = {0};
-    p_int(&q, contact_id);
+    store_params q = {0};
+    store_p_int(&q, contact_id);
     r = run(db, S_CONTACT_TICKETS, &q);
     if (r == NULL)
         return STORE_DB_ERROR;
     HdContactReceipt *rc = receipt_new(contact_id, (size_t)PQntuples(r), true);
     for (int i = 0; i < PQntuples(r); i++)
-        rc->ticket_ids[i] = col_i64(r, i, 0);
+        rc->ticket_ids[i] = store_col_i64(r, i, 0);
     PQclear(r);
     *out = rc;
     return STORE_DB_OK;
@@ -615,24 +649,24 @@ static PGresult *insert_contact(store_db *db, const HdContact *c, int64_t now_ms
     protobuf_c_message_pack(&c->base, pb);
     const HdCustomer *cu = c->customer;
     const HdAccount *ac = c->account;
-    params p = {0};
-    p_text(&p, c->source);
-    p_text(&p, c->external_id);
-    p_text(&p, hd_channel_name(c->channel));
-    p_text(&p, c->agent ? c->agent : "");
-    p_int(&p, c->received_at > 0 ? c->received_at : now_ms);
-    p_opt(&p, cu ? cu->name : NULL);
-    p_opt(&p, cu ? cu->email : NULL);
-    p_opt(&p, cu ? cu->phone : NULL);
-    p_opt(&p, cu ? cu->language : NULL);
-    p_opt(&p, cu ? cu->organization : NULL);
-    p_text(&p, cu && cu->vip ? "true" : "false");
-    p_opt(&p, ac ? ac->account_number : NULL);
-    p_opt(&p, ac ? ac->contract_level : NULL);
-    p_opt(&p, ac ? ac->product : NULL);
-    p_opt(&p, c->location ? c->location->site : NULL);
-    p_bytes(&p, pb, len);
-    p_int(&p, now_ms);
+    store_params p = {0};
+    store_p_text(&p, c->source);
+    store_p_text(&p, c->external_id);
+    store_p_text(&p, hd_channel_name(c->channel));
+    store_p_text(&p, c->agent ? c->agent : "");
+    store_p_int(&p, c->received_at > 0 ? c->received_at : now_ms);
+    store_p_opt(&p, cu ? cu->name : NULL);
+    store_p_opt(&p, cu ? cu->email : NULL);
+    store_p_opt(&p, cu ? cu->phone : NULL);
+    store_p_opt(&p, cu ? cu->language : NULL);
+    store_p_opt(&p, cu ? cu->organization : NULL);
+    store_p_text(&p, cu && cu->vip ? "true" : "false");
+    store_p_opt(&p, ac ? ac->account_number : NULL);
+    store_p_opt(&p, ac ? ac->contract_level : NULL);
+    store_p_opt(&p, ac ? ac->product : NULL);
+    store_p_opt(&p, c->location ? c->location->site : NULL);
+    store_p_bytes(&p, pb, len);
+    store_p_int(&p, now_ms);
     PGresult *r = run(db, S_INS_CONTACT, &p);
     free(pb);
     return r;
@@ -642,26 +676,26 @@ static int insert_ticket(store_db *db, const HdContact *c, int64_t contact_id, s
                          int64_t now_ms, int64_t *id)
 {
     const HdProblem *pr = c->problems[i];
-    params p = {0};
-    p_int(&p, contact_id);
-    p_int(&p, (int64_t)i);
-    p_text(&p, pr->category ? pr->category : "");
-    p_text(&p, pr->summary ? pr->summary : "");
-    p_text(&p, pr->description ? pr->description : "");
-    p_int(&p, pr->users_affected);
-    p_int(&p, pr->urgency);
-    p_int(&p, pr->impact);
-    p_int(&p, now_ms);
+    store_params p = {0};
+    store_p_int(&p, contact_id);
+    store_p_int(&p, (int64_t)i);
+    store_p_text(&p, pr->category ? pr->category : "");
+    store_p_text(&p, pr->summary ? pr->summary : "");
+    store_p_text(&p, pr->description ? pr->description : "");
+    store_p_int(&p, pr->users_affected);
+    store_p_int(&p, pr->urgency);
+    store_p_int(&p, pr->impact);
+    store_p_int(&p, now_ms);
     PGresult *r = run(db, S_INS_TICKET, &p);
     if (r == NULL)
         return -1;
-    *id = col_i64(r, 0, 0);
+    *id = store_col_i64(r, 0, 0);
     PQclear(r);
     return 0;
 }
 
 /* Frees the events pushed since `mark` (their transaction did not commit). */
-static void events_truncate(store_events *evs, size_t mark)
+void store_events_truncate(store_events *evs, size_t mark)
 {
     for (size_t i = mark; i < evs->n; i++)
         protobuf_c_message_free_unpacked(&evs->v[i]->base, NULL);
@@ -675,11 +709,11 @@ static int create_one(store_db *db, const HdContact *c, int64_t contact_id, size
         return -1;
     char text[512];
     store_text_created(text, sizeof text, c, i);
-    HdTicketEvent *e = event_new(*id, HELPDESK__V1__EVENT_KIND__EVENT_CREATED, "intake", now_ms,
+    HdTicketEvent *e = store_event_new(*id, HELPDESK__V1__EVENT_KIND__EVENT_CREATED, "intake", now_ms,
                                  HELPDESK__V1__STATUS__STATUS_NEW);
     e->text = store_strdup(text);
     store_events_push(evs, e);
-    return insert_event(db, e);
+    return store_insert_event(db, e);
 }
 
 enum store_db_rc store_db_create_tickets(store_db *db, const HdContact *c, int64_t now_ms,
@@ -688,7 +722,7 @@ enum store_db_rc store_db_create_tickets(store_db *db, const HdContact *c, int64
     *out = NULL;
     size_t mark = evs->n;
     HdContactReceipt *rc = NULL;
-    if (tx_begin(db) != 0)
+    if (store_tx_begin(db) != 0)
         return STORE_DB_ERROR;
     PGresult *r = insert_contact(db, c, now_ms);
     if (r == NULL)
@@ -696,22 +730,22 @@ enum store_db_rc store_db_create_tickets(store_db *db, const HdContact *c, int64
     if (PQntuples(r) == 0) { /* ON CONFLICT DO NOTHING: this contact was taken before */
         PQclear(r);
         enum store_db_rc res = read_receipt(db, c, out);
-        tx_rollback(db);
+        store_tx_rollback(db);
         return res;
     }
-    int64_t contact_id = col_i64(r, 0, 0);
+    int64_t contact_id = store_col_i64(r, 0, 0);
     PQclear(r);
     rc = receipt_new(contact_id, c->n_problems, false);
     for (size_t i = 0; i < c->n_problems; i++)
         if (create_one(db, c, contact_id, i, now_ms, &rc->ticket_ids[i], evs) != 0)
             goto fail;
-    if (tx_commit(db) != 0)
+    if (store_tx_commit(db) != 0)
         goto fail;
     *out = rc;
     return STORE_DB_OK;
 fail:
-    tx_rollback(db);
-    events_truncate(evs, mark);
+    store_tx_rollback(db);
+    store_events_truncate(evs, mark);
     if (rc)
         protobuf_c_message_free_unpacked(&rc->base, NULL);
     return STORE_DB_ERROR;
@@ -719,16 +753,16 @@ fail:
 
 static enum store_db_rc read_history(store_db *db, HdTicketDetail *d)
 {
-    params p = {0};
-    p_int(&p, d->ticket->id);
+    store_params p = {0};
+    store_p_int(&p, d->ticket->id);
     PGresult *r = run(db, S_HISTORY, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
     size_t n = (size_t)PQntuples(r);
     d->n_history = n;
-    d->history = n ? zalloc(n * sizeof(HdTicketEvent *)) : NULL;
+    d->history = n ? store_zalloc(n * sizeof(HdTicketEvent *)) : NULL;
     for (size_t i = 0; i < n; i++)
-        d->history[i] = event_from_row(r, (int)i);
+        d->history[i] = store_event_from_row(r, (int)i);
     PQclear(r);
     return STORE_DB_OK;
 }
@@ -736,8 +770,8 @@ static enum store_db_rc read_history(store_db *db, HdTicketDetail *d)
 enum store_db_rc store_db_get_ticket(store_db *db, int64_t id, bool history, HdTicketDetail **out)
 {
     *out = NULL;
-    params p = {0};
-    p_int(&p, id);
+    store_params p = {0};
+    store_p_int(&p, id);
     PGresult *r = run(db, S_SEL_TICKET, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
@@ -745,9 +779,9 @@ enum store_db_rc store_db_get_ticket(store_db *db, int64_t id, bool history, HdT
         PQclear(r);
         return STORE_DB_NOT_FOUND;
     }
-    HdTicketDetail *d = zalloc(sizeof *d);
+    HdTicketDetail *d = store_zalloc(sizeof *d);
     helpdesk__v1__ticket_detail__init(d);
-    d->ticket = ticket_from_row(r, 0);
+    d->ticket = store_ticket_from_row(r, 0);
     PQclear(r);
     if (history && read_history(db, d) != STORE_DB_OK) {
         protobuf_c_message_free_unpacked(&d->base, NULL);
@@ -757,26 +791,28 @@ enum store_db_rc store_db_get_ticket(store_db *db, int64_t id, bool history, HdT
     return STORE_DB_OK;
 }
 
-enum store_db_rc store_db_list_tickets(store_db *db, const char *queue, Helpdesk__V1__Status status,
-                                       Helpdesk__V1__Priority priority, int64_t after_id,
-                                       uint32_t limit, HdTicketList **out)
+enum store_db_rc store_db_list_tickets(store_db *db, const HdListTickets *f, uint32_t limit,
+                                       HdTicketList **out)
 {
     *out = NULL;
-    params p = {0};
-    p_opt(&p, queue);
-    p_text(&p, status ? hd_status_name(status) : NULL);
-    p_int_opt(&p, priority);
-    p_int(&p, after_id);
-    p_int(&p, limit);
+    store_params p = {0};
+    store_p_opt(&p, f->queue);
+    store_p_text(&p, f->status ? hd_status_name(f->status) : NULL);
+    store_p_int_opt(&p, f->priority);
+    store_p_int(&p, f->after_id);
+    store_p_int(&p, limit);
+    store_p_bool(&p, f->open_only);
+    store_p_int_opt(&p, f->contact_id);
+    store_p_opt(&p, f->assignee);
     PGresult *r = run(db, S_LIST, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
-    HdTicketList *l = zalloc(sizeof *l);
+    HdTicketList *l = store_zalloc(sizeof *l);
     helpdesk__v1__ticket_list__init(l);
     l->n_tickets = (size_t)PQntuples(r);
-    l->tickets = l->n_tickets ? zalloc(l->n_tickets * sizeof(HdTicket *)) : NULL;
+    l->tickets = l->n_tickets ? store_zalloc(l->n_tickets * sizeof(HdTicket *)) : NULL;
     for (size_t i = 0; i < l->n_tickets; i++)
-        l->tickets[i] = ticket_from_row(r, (int)i);
+        l->tickets[i] = store_ticket_from_row(r, (int)i);
     PQclear(r);
     *out = l;
     return STORE_DB_OK;
@@ -786,18 +822,18 @@ enum store_db_rc store_db_events_since(store_db *db, int64_t after_seq, uint32_t
                                        HdEventBatch **out)
 {
     *out = NULL;
-    params p = {0};
-    p_int(&p, after_seq);
-    p_int(&p, limit);
+    store_params p = {0};
+    store_p_int(&p, after_seq);
+    store_p_int(&p, limit);
     PGresult *r = run(db, S_EVENTS, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
-    HdEventBatch *b = zalloc(sizeof *b);
+    HdEventBatch *b = store_zalloc(sizeof *b);
     helpdesk__v1__event_batch__init(b);
     b->n_events = (size_t)PQntuples(r);
-    b->events = b->n_events ? zalloc(b->n_events * sizeof(HdTicketEvent *)) : NULL;
+    b->events = b->n_events ? store_zalloc(b->n_events * sizeof(HdTicketEvent *)) : NULL;
     for (size_t i = 0; i < b->n_events; i++)
-        b->events[i] = event_from_row(r, (int)i);
+        b->events[i] = store_event_from_row(r, (int)i);
     b->last_seq = db->last_seq;
     PQclear(r);
     *out = b;
@@ -806,12 +842,12 @@ enum store_db_rc store_db_events_since(store_db *db, int64_t after_seq, uint32_t
 
 enum store_db_rc store_db_get_cursor(store_db *db, const char *consumer, int64_t *seq)
 {
-    params p = {0};
-    p_text(&p, consumer);
+    store_params p = {0};
+    store_p_text(&p, consumer);
     PGresult *r = run(db, S_GET_CURSOR, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
-    *seq = PQntuples(r) ? col_i64(r, 0, 0) : 0;
+    *seq = PQntuples(r) ? store_col_i64(r, 0, 0) : 0;
     PQclear(r);
     return STORE_DB_OK;
 }
@@ -819,13 +855,13 @@ enum store_db_rc store_db_get_cursor(store_db *db, const char *consumer, int64_t
 enum store_db_rc store_db_commit_cursor(store_db *db, const char *consumer, int64_t seq,
                                         int64_t *out)
 {
-    params p = {0};
-    p_text(&p, consumer);
-    p_int(&p, seq);
+    store_params p = {0};
+    store_p_text(&p, consumer);
+    store_p_int(&p, seq);
     PGresult *r = run(db, S_COMMIT_CURSOR, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
-    *out = col_i64(r, 0, 0);
+    *out = store_col_i64(r, 0, 0);
     PQclear(r);
     return STORE_DB_OK;
 }
@@ -835,28 +871,28 @@ static PGresult *update_prioritized(store_db *db, int64_t id, const HdPrioritize
                                     int64_t now_ms)
 {
     const HdSlaDeadlines *s = pr->sla;
-    params p = {0};
-    p_int(&p, id);
-    p_int(&p, pr->priority);
-    p_opt(&p, pr->rule);
-    p_int_opt(&p, s ? s->first_response_due : 0);
-    p_int_opt(&p, s ? s->update_interval_ms : 0);
-    p_int_opt(&p, s ? s->resolution_due : 0);
-    p_int_opt(&p, s ? s->tier2_escalation_due : 0);
-    p_int_opt(&p, s ? s->tier3_escalation_due : 0);
-    p_int(&p, now_ms);
+    store_params p = {0};
+    store_p_int(&p, id);
+    store_p_int(&p, pr->priority);
+    store_p_opt(&p, pr->rule);
+    store_p_int_opt(&p, s ? s->first_response_due : 0);
+    store_p_int_opt(&p, s ? s->update_interval_ms : 0);
+    store_p_int_opt(&p, s ? s->resolution_due : 0);
+    store_p_int_opt(&p, s ? s->tier2_escalation_due : 0);
+    store_p_int_opt(&p, s ? s->tier3_escalation_due : 0);
+    store_p_int(&p, now_ms);
     return run(db, S_PRIORITIZE, &p);
 }
 
 static PGresult *update_routed(store_db *db, int64_t id, const HdRouteResult *ro, int64_t now_ms)
 {
-    params p = {0};
-    p_int(&p, id);
-    p_text(&p, ro->queue);
-    p_int(&p, ro->tier ? ro->tier : 1);
-    p_opt(&p, ro->assignee);
-    p_opt(&p, ro->rule);
-    p_int(&p, now_ms);
+    store_params p = {0};
+    store_p_int(&p, id);
+    store_p_text(&p, ro->queue);
+    store_p_int(&p, ro->tier ? ro->tier : 1);
+    store_p_opt(&p, ro->assignee);
+    store_p_opt(&p, ro->rule);
+    store_p_int(&p, now_ms);
     return run(db, S_ROUTE, &p);
 }
 
@@ -867,18 +903,18 @@ static HdTicketEvent *result_event(const HdWorkResult *res, const PGresult *r, c
     char text[512];
     HdTicketEvent *e;
     if (res->result_case == HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED) {
-        e = event_new(res->ticket_id, HELPDESK__V1__EVENT_KIND__EVENT_TRIAGED, actor, now_ms,
+        e = store_event_new(res->ticket_id, HELPDESK__V1__EVENT_KIND__EVENT_TRIAGED, actor, now_ms,
                       HELPDESK__V1__STATUS__STATUS_TRIAGED);
         e->priority = res->prioritized->priority;
-        e->queue = col_str(r, 0, 0);
-        e->tier = (uint32_t)col_i64(r, 0, 1);
+        e->queue = store_col_str(r, 0, 0);
+        e->tier = (uint32_t)store_col_i64(r, 0, 1);
         e->rule = store_strdup(res->prioritized->rule);
         store_text_triaged(text, sizeof text, res->prioritized);
     } else {
         const HdRouteResult *ro = res->routed;
-        e = event_new(res->ticket_id, HELPDESK__V1__EVENT_KIND__EVENT_QUEUED, actor, now_ms,
+        e = store_event_new(res->ticket_id, HELPDESK__V1__EVENT_KIND__EVENT_QUEUED, actor, now_ms,
                       HELPDESK__V1__STATUS__STATUS_QUEUED);
-        e->priority = (Helpdesk__V1__Priority)col_i64(r, 0, 0);
+        e->priority = (Helpdesk__V1__Priority)store_col_i64(r, 0, 0);
         e->queue = store_strdup(ro->queue);
         e->tier = ro->tier ? ro->tier : 1;
         e->rule = store_strdup(ro->rule);
@@ -896,7 +932,7 @@ enum store_db_rc store_db_apply_result(store_db *db, const HdWorkResult *res, co
         res->result_case != HELPDESK__V1__WORK_RESULT__RESULT_ROUTED)
         return STORE_DB_OK;
     size_t mark = evs->n;
-    if (tx_begin(db) != 0)
+    if (store_tx_begin(db) != 0)
         return STORE_DB_ERROR;
     PGresult *r = res->result_case == HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED
                       ? update_prioritized(db, res->ticket_id, res->prioritized, now_ms)
@@ -905,19 +941,19 @@ enum store_db_rc store_db_apply_result(store_db *db, const HdWorkResult *res, co
         goto fail;
     if (PQntuples(r) == 0) { /* moved on already, or no such ticket: nothing changes */
         PQclear(r);
-        tx_rollback(db);
+        store_tx_rollback(db);
         return STORE_DB_OK;
     }
     HdTicketEvent *e = result_event(res, r, actor, now_ms);
     PQclear(r);
     store_events_push(evs, e);
-    if (insert_event(db, e) != 0 || tx_commit(db) != 0)
+    if (store_insert_event(db, e) != 0 || store_tx_commit(db) != 0)
         goto fail;
     *applied = true;
     return STORE_DB_OK;
 fail:
-    tx_rollback(db);
-    events_truncate(evs, mark);
+    store_tx_rollback(db);
+    store_events_truncate(evs, mark);
     return STORE_DB_ERROR;
 }
 
@@ -926,15 +962,15 @@ enum store_db_rc store_db_ticket_ids(store_db *db, Helpdesk__V1__Status status, 
 {
     *ids = NULL;
     *n = 0;
-    params p = {0};
-    p_text(&p, hd_status_name(status));
+    store_params p = {0};
+    store_p_text(&p, hd_status_name(status));
     PGresult *r = run(db, S_IDS_BY_STATUS, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
     *n = (size_t)PQntuples(r);
-    *ids = zalloc((*n ? *n : 1) * sizeof **ids);
+    *ids = store_zalloc((*n ? *n : 1) * sizeof **ids);
     for (size_t i = 0; i < *n; i++)
-        (*ids)[i] = col_i64(r, (int)i, 0);
+        (*ids)[i] = store_col_i64(r, (int)i, 0);
     PQclear(r);
     return STORE_DB_OK;
 }

@@ -21,6 +21,7 @@ enum store_db_rc {
     STORE_DB_ERROR = -1,     /* database failure: logged; reply ERROR_UNAVAILABLE */
     STORE_DB_OK = 0,
     STORE_DB_NOT_FOUND = 1,
+    STORE_DB_REFUSED = 2,    /* the lifecycle forbids it: err says why; nothing changed */
 };
 
 /* Connects, refuses a server whose encoding is not UTF8, applies migrations under an advisory
@@ -47,11 +48,10 @@ store_db_create_tickets(store_db *db, const HdContact *c, int64_t now_ms, HdCont
 __attribute__((warn_unused_result)) enum store_db_rc
 store_db_get_ticket(store_db *db, int64_t id, bool history, HdTicketDetail **out);
 
-/* Filters: queue "" any, status/priority 0 any; tickets with id > after_id, by id. */
+/* Filters of f: queue/assignee "" any, status/priority/contact_id 0 any, open_only; tickets
+ * with id > after_id, by id, at most `limit` (f->limit is ignored). */
 __attribute__((warn_unused_result)) enum store_db_rc
-store_db_list_tickets(store_db *db, const char *queue, Helpdesk__V1__Status status,
-                      Helpdesk__V1__Priority priority, int64_t after_id, uint32_t limit,
-                      HdTicketList **out);
+store_db_list_tickets(store_db *db, const HdListTickets *f, uint32_t limit, HdTicketList **out);
 
 __attribute__((warn_unused_result)) enum store_db_rc
 store_db_events_since(store_db *db, int64_t after_seq, uint32_t limit, HdEventBatch **out);
@@ -73,5 +73,54 @@ store_db_apply_result(store_db *db, const HdWorkResult *r, const char *actor, in
 /* Ids of tickets in `status`, by id; caller frees *ids. */
 __attribute__((warn_unused_result)) enum store_db_rc
 store_db_ticket_ids(store_db *db, Helpdesk__V1__Status status, int64_t **ids, size_t *n);
+
+/* SLA targets for recomputing deadlines on re-prioritization (copied). Without it, a
+ * re-prioritization keeps the deadlines. */
+void store_db_set_sla(store_db *db, const store_sla *sla);
+
+/* One technician action in one transaction: locks the ticket, checks the lifecycle, writes the
+ * ticket, its events and any escalation request. *out: the ticket after, with history = the
+ * events this action made. NOT_FOUND, REFUSED (err set, nothing changed), OK or ERROR. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_act(store_db *db, const HdTicketAction *a, int64_t now_ms, HdTicketDetail **out,
+             store_events *evs, hd_error_buf *err);
+
+/* Takes the highest-priority, oldest queued or reopened ticket of `queue` for `agent` (rows
+ * locked with SKIP LOCKED). NOT_FOUND when none waits. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_next(store_db *db, const char *queue, const char *agent, int64_t now_ms,
+              HdTicketDetail **out, store_events *evs);
+
+/* Resolved or closed tickets matching any word of `text` (or, when text is empty, of ticket
+ * similar_to's summary and description, excluding it), best first. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_search(store_db *db, const char *text, int64_t similar_to, uint32_t limit,
+                HdSearchResults **out);
+
+/* Applies an SLA signal once: *applied false for a repeat or when no longer relevant. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_sla_signal(store_db *db, const HdSlaSignal *s, int64_t now_ms, bool *applied,
+                    store_events *evs);
+
+/* Records one attempt of a communication, once per (key, attempt), with its event; *out is the
+ * key's status afterwards. NOT_FOUND when the ticket does not exist. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_record_communication(store_db *db, const HdRecordCommunication *c, int64_t now_ms,
+                              HdCommunicationStatus **out, store_events *evs);
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_get_communication(store_db *db, const char *key, HdCommunicationStatus **out);
+
+/* Ids of escalation requests not yet answered, oldest first; caller frees *ids. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_pending_escalations(store_db *db, int64_t **ids, size_t *n);
+/* A pending escalation and its ticket, for a work item; NOT_FOUND when done or gone. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_get_escalation(store_db *db, int64_t id, HdTicket **ticket, HdEscalationRequest **req);
+/* Applies a router's escalated result to escalation `id` (0: the ticket's oldest pending one)
+ * once, and marks it done; *applied false when stale or already done. *done_id: the
+ * escalation it settled (0 if none). */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_apply_escalation(store_db *db, int64_t id, const HdWorkResult *r, const char *actor,
+                          int64_t now_ms, bool *applied, int64_t *done_id, store_events *evs);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* Stages are indexed by their enum value; index 0 (unspecified) is never used. */
-#define STAGES 3
+#define STAGES 4
 
 /* A ring buffer of ticket ids: push and pop at both ends. */
 typedef struct {
@@ -17,8 +17,8 @@ typedef struct {
 
 typedef struct {
     store_worker_key key;
-    Helpdesk__V1__Stage stage;
-    int64_t credit;
+    Helpdesk__V1__Stage stage; /* the last one it announced credit for */
+    int64_t credit[STAGES];    /* per stage: a router serves route and escalate */
     char name[128];
     int64_t last_seen;
 } worker;
@@ -99,7 +99,8 @@ static bool deque_remove(id_deque *q, int64_t id)
 
 static bool stage_ok(Helpdesk__V1__Stage s)
 {
-    return s == HELPDESK__V1__STAGE__STAGE_PRIORITIZE || s == HELPDESK__V1__STAGE__STAGE_ROUTE;
+    return s == HELPDESK__V1__STAGE__STAGE_PRIORITIZE || s == HELPDESK__V1__STAGE__STAGE_ROUTE ||
+           s == HELPDESK__V1__STAGE__STAGE_ESCALATE;
 }
 
 store_dispatch *store_dispatch_new(int64_t lease_ms, int64_t silence_ms, int64_t first_lease_id)
@@ -161,6 +162,14 @@ bool store_dispatch_is_leased(const store_dispatch *d, int64_t ticket_id)
     return false;
 }
 
+bool store_dispatch_stage_leased(const store_dispatch *d, Helpdesk__V1__Stage stage, int64_t id)
+{
+    for (size_t i = 0; i < d->n_leases; i++)
+        if (d->leases[i].ticket_id == id && d->leases[i].stage == stage)
+            return true;
+    return false;
+}
+
 size_t store_dispatch_leases(const store_dispatch *d)
 {
     return d->n_leases;
@@ -188,10 +197,8 @@ int store_dispatch_ready(store_dispatch *d, const store_worker_key *w, Helpdesk_
         memset(wk, 0, sizeof *wk);
         wk->key = *w;
     }
-    if (wk->stage != stage)
-        wk->credit = 0; /* a worker serves one stage; a change starts its credit afresh */
     wk->stage = stage;
-    wk->credit += credit;
+    wk->credit[stage] += credit;
     wk->last_seen = now;
     snprintf(wk->name, sizeof wk->name, "%s", name && name[0] ? name : "(unnamed)");
     return is_new;
@@ -214,7 +221,12 @@ const char *store_dispatch_worker_name(const store_dispatch *d, const store_work
 int64_t store_dispatch_credit(const store_dispatch *d, const store_worker_key *w)
 {
     const worker *wk = find_worker(d, w);
-    return wk ? wk->credit : -1;
+    if (wk == NULL)
+        return -1;
+    int64_t sum = 0;
+    for (int s = 0; s < STAGES; s++)
+        sum += wk->credit[s];
+    return sum;
 }
 
 size_t store_dispatch_workers(const store_dispatch *d)
@@ -234,13 +246,21 @@ void store_dispatch_forget(store_dispatch *d, const store_worker_key *w)
         remove_worker_at(d, (size_t)(wk - d->workers));
 }
 
+/* A stage the worker has credit for and items waiting in; 0 when none. */
+static int worker_stage(const store_dispatch *d, const worker *wk)
+{
+    for (int s = 1; s < STAGES; s++)
+        if (wk->credit[s] > 0 && d->queue[s].n > 0)
+            return s;
+    return 0;
+}
+
 /* The index of the next worker (round robin from d->rr) that can take an item; -1 if none. */
 static long next_worker(const store_dispatch *d)
 {
     for (size_t k = 0; k < d->n_workers; k++) {
         size_t i = (d->rr + k) % d->n_workers;
-        const worker *wk = &d->workers[i];
-        if (wk->credit > 0 && d->queue[wk->stage].n > 0)
+        if (worker_stage(d, &d->workers[i]) != 0)
             return (long)i;
     }
     return -1;
@@ -257,14 +277,15 @@ bool store_dispatch_next(store_dispatch *d, int64_t now, store_lease *out)
     if (i < 0)
         return false;
     worker *wk = &d->workers[i];
+    int stage = worker_stage(d, wk);
     d->rr = (size_t)i + 1;
-    wk->credit--;
+    wk->credit[stage]--;
     if (d->n_leases == d->cap_leases)
         d->leases = grow(d->leases, &d->cap_leases, sizeof *d->leases);
     store_lease *l = &d->leases[d->n_leases++];
     l->lease_id = d->next_lease_id++;
-    l->ticket_id = deque_pop_front(&d->queue[wk->stage]);
-    l->stage = wk->stage;
+    l->ticket_id = deque_pop_front(&d->queue[stage]);
+    l->stage = (Helpdesk__V1__Stage)stage;
     l->worker = wk->key;
     l->expires_at = now + d->lease_ms;
     *out = *l;
@@ -293,20 +314,41 @@ void store_dispatch_cancel(store_dispatch *d, int64_t lease_id, bool requeue, bo
         deque_push_front(&d->queue[l->stage], l->ticket_id);
     worker *wk = give_credit ? find_worker(d, &l->worker) : NULL;
     if (wk)
-        wk->credit++;
+        wk->credit[l->stage]++;
     remove_lease(d, l);
+}
+
+bool store_dispatch_lease_item(const store_dispatch *d, int64_t lease_id, int64_t *item,
+                               Helpdesk__V1__Stage *stage)
+{
+    const store_lease *l = find_lease(d, lease_id);
+    if (l == NULL)
+        return false;
+    *item = l->ticket_id;
+    *stage = l->stage;
+    return true;
 }
 
 bool store_dispatch_result(store_dispatch *d, const store_worker_key *from, int64_t lease_id,
                            int64_t ticket_id, int64_t now, Helpdesk__V1__Stage *stage)
 {
+    return store_dispatch_result_for(d, from, lease_id, ticket_id,
+                                     HELPDESK__V1__STAGE__STAGE_UNSPECIFIED, now, stage);
+}
+
+bool store_dispatch_result_for(store_dispatch *d, const store_worker_key *from, int64_t lease_id,
+                               int64_t item, Helpdesk__V1__Stage result_stage, int64_t now,
+                               Helpdesk__V1__Stage *stage)
+{
     worker *wk = find_worker(d, from);
+    store_lease *l = find_lease(d, lease_id);
+    bool live = l != NULL && l->ticket_id == item;
     if (wk) {
-        wk->credit++;
+        int s = live ? (int)l->stage : stage_ok(result_stage) ? (int)result_stage : (int)wk->stage;
+        wk->credit[s]++;
         wk->last_seen = now;
     }
-    store_lease *l = find_lease(d, lease_id);
-    if (l == NULL || l->ticket_id != ticket_id)
+    if (!live)
         return false;
     if (stage)
         *stage = l->stage;

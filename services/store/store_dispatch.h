@@ -1,5 +1,6 @@
-/* Credit-based dispatch of work items with leases, as plain bookkeeping: a FIFO of ticket ids
- * per stage, the workers that asked for work (keyed by their ZeroMQ routing id) with their
+/* Credit-based dispatch of work items with leases, as plain bookkeeping: a FIFO of item ids
+ * per stage (ticket ids; escalation ids for STAGE_ESCALATE; the field is still called
+ * ticket_id), the workers that asked for work (keyed by their ZeroMQ routing id) with their
  * credit, and the leases out. No I/O here: the loop in main.c sends what this module decides.
  * Times are CLOCK_MONOTONIC milliseconds passed in by the caller. */
 #ifndef STORE_DISPATCH_H
@@ -41,9 +42,12 @@ bool store_dispatch_unqueue(store_dispatch *d, Helpdesk__V1__Stage stage, int64_
 size_t store_dispatch_queued(const store_dispatch *d, Helpdesk__V1__Stage stage);
 void store_dispatch_clear_queues(store_dispatch *d);
 bool store_dispatch_is_leased(const store_dispatch *d, int64_t ticket_id);
+/* The same for one stage's items (escalation ids are not ticket ids). */
+bool store_dispatch_stage_leased(const store_dispatch *d, Helpdesk__V1__Stage stage, int64_t id);
 size_t store_dispatch_leases(const store_dispatch *d);
 
-/* A worker grants `credit` more items for `stage` (registering it when new). Returns 1 when
+/* A worker grants `credit` more items for `stage` (registering it when new); credit is kept
+ * per stage, so one worker may serve two stages (routers: route and escalate). Returns 1 when
  * the worker is new, 0 when known, -1 when the stage is not one the store dispatches. */
 int store_dispatch_ready(store_dispatch *d, const store_worker_key *w, Helpdesk__V1__Stage stage,
                          uint32_t credit, const char *name, int64_t now);
@@ -71,6 +75,15 @@ void store_dispatch_cancel(store_dispatch *d, int64_t lease_id, bool requeue, bo
  * Returns true when a live lease matched; *stage (may be NULL) then holds its stage. */
 bool store_dispatch_result(store_dispatch *d, const store_worker_key *from, int64_t lease_id,
                            int64_t ticket_id, int64_t now, Helpdesk__V1__Stage *stage);
+
+/* The same for a result of `result_stage` (its credit goes back to that stage when the lease
+ * is not live) whose lease carries `item` (a ticket id; an escalation id for STAGE_ESCALATE). */
+bool store_dispatch_result_for(store_dispatch *d, const store_worker_key *from, int64_t lease_id,
+                               int64_t item, Helpdesk__V1__Stage result_stage, int64_t now,
+                               Helpdesk__V1__Stage *stage);
+/* The item and stage of a live lease; false when there is none with that id. */
+bool store_dispatch_lease_item(const store_dispatch *d, int64_t lease_id, int64_t *item,
+                               Helpdesk__V1__Stage *stage);
 
 /* Leases past their expiry are removed and their tickets put back at the front of their queue
  * (oldest lease first in line). Copies up to `max` of them to `out`; returns how many expired. */

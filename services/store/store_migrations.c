@@ -75,8 +75,83 @@ static const char v1_sql[] =
     "  updated_at timestamptz NOT NULL DEFAULT now()"
     ");";
 
+
+/* v2: the rest of the procedure. Ticket clocks and outcome; the event log's new fields; SLA
+ * signals (unique, so a restarted timer repeats nothing), communications (unique by key and
+ * attempt), escalation requests (persisted until a router answered); full text search over
+ * resolved tickets with the 'simple' configuration (no stemming: any language), and an OR
+ * aggregate for tsquery so "similar" can match any of a ticket's words. */
+static const char v2_sql[] =
+    "ALTER TABLE tickets"
+    "  ADD COLUMN first_response_at timestamptz,"
+    "  ADD COLUMN next_update_due timestamptz,"
+    "  ADD COLUMN paused_at timestamptz,"
+    "  ADD COLUMN resolved_at timestamptz,"
+    "  ADD COLUMN closed_at timestamptz,"
+    "  ADD COLUMN solution text NOT NULL DEFAULT '',"
+    "  ADD COLUMN satisfaction smallint NOT NULL DEFAULT 0 CHECK (satisfaction BETWEEN 0 AND 2);"
+    "ALTER TABLE tickets DROP CONSTRAINT IF EXISTS tickets_tier_check;"
+    "ALTER TABLE tickets ADD CONSTRAINT tickets_tier_check CHECK (tier BETWEEN 1 AND 3);"
+    "CREATE INDEX tickets_contact_idx ON tickets (contact_id);"
+    "CREATE INDEX tickets_next_idx ON tickets (queue, priority, created_at, id)"
+    "  WHERE status IN ('queued', 'reopened');"
+    "CREATE INDEX tickets_search_idx ON tickets USING gin"
+    "  (to_tsvector('simple'::regconfig, summary || ' ' || description || ' ' || solution));"
+    "ALTER TABLE ticket_events"
+    "  ADD COLUMN reason text NOT NULL DEFAULT '',"
+    "  ADD COLUMN deadline text,"
+    "  ADD COLUMN deadline_at bigint,"
+    "  ADD COLUMN channel text NOT NULL DEFAULT '',"
+    "  ADD COLUMN recipient text NOT NULL DEFAULT '',"
+    "  ADD COLUMN outcome text NOT NULL DEFAULT '',"
+    "  ADD COLUMN assignee text NOT NULL DEFAULT '',"
+    "  ADD COLUMN key text NOT NULL DEFAULT '',"
+    "  ADD COLUMN satisfied smallint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN direction text NOT NULL DEFAULT '',"
+    "  ADD COLUMN attempt integer NOT NULL DEFAULT 0,"
+    "  ADD COLUMN from_tier smallint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN subject text NOT NULL DEFAULT '';"
+    "CREATE TABLE sla_signals ("
+    "  ticket_id bigint NOT NULL REFERENCES tickets (id),"
+    "  deadline text NOT NULL,"
+    "  deadline_at bigint NOT NULL,"
+    "  breach boolean NOT NULL,"
+    "  actor text NOT NULL DEFAULT '',"
+    "  received_at timestamptz NOT NULL DEFAULT now(),"
+    "  UNIQUE (ticket_id, deadline, deadline_at, breach)"
+    ");"
+    "CREATE TABLE communications ("
+    "  id bigserial PRIMARY KEY,"
+    "  ticket_id bigint NOT NULL REFERENCES tickets (id),"
+    "  key text NOT NULL,"
+    "  attempt integer NOT NULL,"
+    "  kind text NOT NULL DEFAULT '',"
+    "  channel text NOT NULL DEFAULT '',"
+    "  recipient text NOT NULL DEFAULT '',"
+    "  subject text NOT NULL DEFAULT '',"
+    "  sent boolean NOT NULL,"
+    "  error text NOT NULL DEFAULT '',"
+    "  final boolean NOT NULL DEFAULT false,"
+    "  actor text NOT NULL DEFAULT '',"
+    "  at timestamptz NOT NULL DEFAULT now(),"
+    "  UNIQUE (key, attempt)"
+    ");"
+    "CREATE TABLE escalations ("
+    "  id bigserial PRIMARY KEY,"
+    "  ticket_id bigint NOT NULL REFERENCES tickets (id),"
+    "  from_tier smallint NOT NULL,"
+    "  to_tier smallint NOT NULL CHECK (to_tier BETWEEN 2 AND 4),"
+    "  reason text NOT NULL DEFAULT '',"
+    "  deadline text,"
+    "  requested_at timestamptz NOT NULL,"
+    "  done_at timestamptz"
+    ");"
+    "CREATE INDEX escalations_pending_idx ON escalations (ticket_id, id) WHERE done_at IS NULL;"
+    "CREATE AGGREGATE hd_tsquery_or (tsquery) (SFUNC = tsquery_or, STYPE = tsquery);";
+
 const store_migration store_migrations[] = {
     {1, "contacts, tickets, ticket_events, consumer_cursors", v1_sql},
+    {2, "ticket clocks, event fields, sla_signals, communications, escalations, search", v2_sql},
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -272,6 +272,41 @@ static void test_queue_grows_and_front(void **state)
     assert_int_equal(store_dispatch_queued(d, ROUTE), 0);
 }
 
+/* A router announces credit for route and escalate on one socket: kept per stage. */
+static void test_two_stages_one_worker(void **state)
+{
+    store_dispatch *d = *state;
+    const Helpdesk__V1__Stage ESC = HELPDESK__V1__STAGE__STAGE_ESCALATE;
+    store_worker_key r = key("router");
+    assert_int_equal(store_dispatch_ready(d, &r, ROUTE, 1, "r", 0), 1);
+    assert_int_equal(store_dispatch_ready(d, &r, ESC, 1, "r", 0), 0);
+    assert_int_equal(store_dispatch_credit(d, &r), 2);
+    store_dispatch_push(d, ESC, 900); /* an escalation id */
+    store_dispatch_push(d, ROUTE, 5);
+    store_dispatch_push(d, ROUTE, 6);
+    store_lease a, b, c;
+    assert_true(store_dispatch_next(d, 0, &a));
+    assert_true(store_dispatch_next(d, 0, &b));
+    assert_false(store_dispatch_next(d, 0, &c)); /* route credit spent, 6 waits */
+    assert_true((a.stage == ROUTE && b.stage == ESC) || (a.stage == ESC && b.stage == ROUTE));
+    const store_lease *esc = a.stage == ESC ? &a : &b;
+    assert_int_equal(esc->ticket_id, 900);
+    int64_t item = 0;
+    Helpdesk__V1__Stage st = HELPDESK__V1__STAGE__STAGE_UNSPECIFIED;
+    assert_true(store_dispatch_lease_item(d, esc->lease_id, &item, &st));
+    assert_int_equal(item, 900);
+    assert_int_equal(st, ESC);
+    assert_true(store_dispatch_stage_leased(d, ESC, 900));
+    assert_false(store_dispatch_stage_leased(d, ROUTE, 900));
+    /* the escalation result gives escalate credit back, not route credit */
+    assert_true(store_dispatch_result_for(d, &r, esc->lease_id, 900, ESC, 1, &st));
+    assert_false(store_dispatch_next(d, 1, &c));
+    /* a late result (no live lease) gives credit to the result's stage */
+    assert_false(store_dispatch_result_for(d, &r, 12345, 6, ROUTE, 2, &st));
+    assert_true(store_dispatch_next(d, 2, &c));
+    assert_int_equal(c.ticket_id, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_worker_forgotten_after_silence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_grows_and_front, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_stages_one_worker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
