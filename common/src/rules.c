@@ -67,7 +67,9 @@ static const char *str(const char *s)
 typedef enum { C_TEXT, C_KEYWORDS, C_ENUM, C_VIP, C_MIN_USERS, C_ATTRIBUTES } cond_kind;
 
 typedef const char *(*text_fn)(const HdTicket *t);
-typedef int (*enum_fn)(const HdTicket *t);
+/* An enum condition may look at the facts of the request as well as the ticket (to_tier); f is
+ * NULL when the stage has none, and a value of 0 then never matches. */
+typedef int (*enum_fn)(const HdTicket *t, const hd_cond_facts *f);
 typedef int (*parse_fn)(const char *s, int *out);
 
 static const char *t_category(const HdTicket *t)
@@ -102,20 +104,33 @@ static const char *t_language(const HdTicket *t)
 {
     return t->customer ? str(t->customer->language) : "";
 }
-static int t_priority(const HdTicket *t)
+static const char *t_queue(const HdTicket *t)
 {
+    return str(t->queue);
+}
+static int f_to_tier(const HdTicket *t, const hd_cond_facts *f)
+{
+    (void)t;
+    return f ? (int)f->to_tier : 0;
+}
+static int t_priority(const HdTicket *t, const hd_cond_facts *f)
+{
+    (void)f;
     return (int)t->priority;
 }
-static int t_channel(const HdTicket *t)
+static int t_channel(const HdTicket *t, const hd_cond_facts *f)
 {
+    (void)f;
     return (int)t->channel;
 }
-static int t_urgency(const HdTicket *t)
+static int t_urgency(const HdTicket *t, const hd_cond_facts *f)
 {
+    (void)f;
     return t->problem ? (int)t->problem->urgency : 0;
 }
-static int t_impact(const HdTicket *t)
+static int t_impact(const HdTicket *t, const hd_cond_facts *f)
 {
+    (void)f;
     return t->problem ? (int)t->problem->impact : 0;
 }
 
@@ -134,6 +149,15 @@ static int parse_priority(const char *s, int *out)
     if (hd_priority_parse(s, &p) != 0)
         return -1;
     *out = (int)p;
+    return 0;
+}
+
+/* Escalations a rule can steer go to tier 2 or 3; beyond tier 3 the managers decide. */
+static int parse_to_tier(const char *s, int *out)
+{
+    if (strcmp(s, "2") != 0 && strcmp(s, "3") != 0)
+        return -1;
+    *out = s[0] - '0';
     return 0;
 }
 
@@ -173,6 +197,9 @@ static const cond_spec cond_specs[] = {
     {"urgency", C_ENUM, NULL, t_urgency, parse_level, "low, medium, high, critical"},
     {"impact", C_ENUM, NULL, t_impact, parse_level, "low, medium, high, critical"},
     {"attributes", C_ATTRIBUTES, NULL, NULL, NULL, NULL},
+    {"queue", C_TEXT, t_queue, NULL, NULL, NULL},
+    {"to_tier", C_ENUM, NULL, f_to_tier, parse_to_tier,
+     "2, 3; beyond tier 3 the managers: map decides"},
 };
 #define N_SPECS (sizeof cond_specs / sizeof cond_specs[0])
 
@@ -235,7 +262,7 @@ static bool attribute_matches(const cond *c, const HdTicket *t)
     return false;
 }
 
-static bool cond_matches(const cond *c, const HdTicket *t)
+static bool cond_matches(const cond *c, const HdTicket *t, const hd_cond_facts *f)
 {
     switch (c->spec->kind) {
     case C_TEXT:
@@ -243,7 +270,7 @@ static bool cond_matches(const cond *c, const HdTicket *t)
     case C_KEYWORDS:
         return any_keyword(c, t);
     case C_ENUM: {
-        int v = c->spec->value(t);
+        int v = c->spec->value(t, f);
         return v > 0 && v < 32 && (c->mask & (1u << v)) != 0;
     }
     case C_VIP:
@@ -256,12 +283,17 @@ static bool cond_matches(const cond *c, const HdTicket *t)
     return false;
 }
 
-bool hd_cond_set_matches(const hd_cond_set *s, const HdTicket *t)
+bool hd_cond_set_matches_facts(const hd_cond_set *s, const HdTicket *t, const hd_cond_facts *f)
 {
     for (size_t i = 0; s && i < s->nconds; i++)
-        if (!cond_matches(&s->conds[i], t))
+        if (!cond_matches(&s->conds[i], t, f))
             return false;
     return true;
+}
+
+bool hd_cond_set_matches(const hd_cond_set *s, const HdTicket *t)
+{
+    return hd_cond_set_matches_facts(s, t, NULL);
 }
 
 /* ---- checking --------------------------------------------------------------------------- */
@@ -533,11 +565,16 @@ static int check_name(hd_rules_ctx *ctx, const hd_yaml *node, const char *path, 
     return 0;
 }
 
+static const char *list_key(const hd_rules_spec *spec)
+{
+    return spec->list_key ? spec->list_key : "rules";
+}
+
 static int load_rule(hd_rules_ctx *ctx, const hd_yaml *node, size_t index, hd_rules *r)
 {
     const hd_rules_spec *spec = r->spec;
     char path[64];
-    snprintf(path, sizeof path, "rules[%zu]", index);
+    snprintf(path, sizeof path, "%s[%zu]", list_key(spec), index);
     if (hd_rules_check_map(ctx, node, path, spec->rule_keys, spec->rule_expected) != 0)
         return -1;
     char sub[96];
@@ -560,7 +597,7 @@ int hd_rules_load(hd_rules_ctx *ctx, const hd_yaml *list, const hd_rules_spec *s
 {
     *out = NULL;
     if (list != NULL && list->kind != HD_YAML_SEQ)
-        return hd_rules_fail(ctx, list, "rules", "must be a list of rules");
+        return hd_rules_fail(ctx, list, list_key(spec), "must be a list of rules");
     size_t n = list ? list->count : 0;
     hd_rules *r = xcalloc(1, sizeof *r);
     r->spec = spec;
@@ -598,13 +635,19 @@ size_t hd_rules_count(const hd_rules *r)
     return r ? r->nrules : 0;
 }
 
-const void *hd_rules_match(const hd_rules *r, const HdTicket *t, const char **name)
+const void *hd_rules_match_facts(const hd_rules *r, const HdTicket *t, const hd_cond_facts *f,
+                                 const char **name)
 {
     for (size_t i = 0; r && i < r->nrules; i++) {
-        if (hd_cond_set_matches(r->rules[i].when, t)) {
+        if (hd_cond_set_matches_facts(r->rules[i].when, t, f)) {
             *name = r->rules[i].name;
             return payload_at(r, i);
         }
     }
     return NULL;
+}
+
+const void *hd_rules_match(const hd_rules *r, const HdTicket *t, const char **name)
+{
+    return hd_rules_match_facts(r, t, NULL, name);
 }

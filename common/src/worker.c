@@ -24,6 +24,7 @@
 
 typedef struct {
     const hd_worker_opts *opts;
+    size_t nstages; /* opts->stages[0 .. nstages) */
     hd_decide_fn decide;
     void *ctx;
     void *zctx;
@@ -62,19 +63,40 @@ static int send_request(worker *w, HdRequest *req)
     return 0;
 }
 
-/* Asks for `credit` items. We decide each item as soon as it arrives, so between two messages
- * we hold none: all our credit is free. */
+/* Asks for `credit` items of each stage, one work_ready per stage since the store keeps credit
+ * per stage. We decide each item as soon as it arrives, so between two messages we hold none:
+ * all our credit is free. */
 static void announce(worker *w)
 {
-    HdWorkReady ready = HELPDESK__V1__WORK_READY__INIT;
-    ready.stage = w->opts->stage;
-    ready.credit = w->opts->credit;
-    ready.worker = (char *)w->opts->worker;
-    HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_WORK_READY;
-    req.work_ready = &ready;
-    if (send_request(w, &req) == 0)
-        w->announce_id = req.id;
+    for (size_t i = 0; i < w->nstages; i++) {
+        HdWorkReady ready = HELPDESK__V1__WORK_READY__INIT;
+        ready.stage = w->opts->stages[i];
+        ready.credit = w->opts->credit;
+        ready.worker = (char *)w->opts->worker;
+        HdRequest req = HELPDESK__V1__REQUEST__INIT;
+        req.body_case = HELPDESK__V1__REQUEST__BODY_WORK_READY;
+        req.work_ready = &ready;
+        if (send_request(w, &req) == 0)
+            w->announce_id = req.id;
+    }
+}
+
+static bool serves(const worker *w, Helpdesk__V1__Stage stage)
+{
+    for (size_t i = 0; i < w->nstages; i++)
+        if (w->opts->stages[i] == stage)
+            return true;
+    return false;
+}
+
+/* "route,escalate" for logs. */
+static void stage_list(const worker *w, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < w->nstages && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                 hd_stage_name(w->opts->stages[i]));
 }
 
 static void heartbeat(worker *w)
@@ -128,6 +150,12 @@ static void log_decision(const worker *w, const HdWorkResult *res)
                 id, lease, res->routed->rule, res->routed->queue, res->routed->tier,
                 res->routed->assignee);
         break;
+    case HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED:
+        hd_info("event=decided stage=escalate ticket_id=%lld lease_id=%lld rule=%s result=%s "
+                "tier=%u assignee=\"%s\" manager=\"%s\"",
+                id, lease, res->escalated->rule, res->escalated->queue, res->escalated->tier,
+                res->escalated->assignee, res->escalated->manager);
+        break;
     default:
         hd_warn("event=decided ticket_id=%lld lease_id=%lld worker=%s result=failed "
                 "error=\"%s\"",
@@ -143,6 +171,8 @@ static bool result_ok(const HdWorkResult *res)
         return res->prioritized != NULL;
     case HELPDESK__V1__WORK_RESULT__RESULT_ROUTED:
         return res->routed != NULL;
+    case HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED:
+        return res->escalated != NULL;
     case HELPDESK__V1__WORK_RESULT__RESULT_FAILED:
         return res->failed != NULL;
     default:
@@ -156,17 +186,18 @@ static void handle_item(worker *w, const HdWorkItem *item)
     HdWorkResult res = HELPDESK__V1__WORK_RESULT__INIT;
     res.lease_id = item->lease_id;
     res.ticket_id = item->ticket ? item->ticket->id : 0;
-    res.stage = w->opts->stage;
+    res.stage = item->stage;
     res.worker = (char *)w->opts->worker;
     hd_error_buf fail;
-    if (item->stage != w->opts->stage || item->ticket == NULL) {
+    if (!serves(w, item->stage) || item->ticket == NULL) {
+        char stages[64];
+        stage_list(w, stages, sizeof stages);
         hd_error_set(&fail, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "stage",
-                     "this worker does stage %s; the item is for stage %s%s",
-                     hd_stage_name(w->opts->stage), hd_stage_name(item->stage),
-                     item->ticket ? "" : " and carries no ticket");
-    } else if (w->decide(item->ticket, &res, w->ctx) != 0 || !result_ok(&res)) {
+                     "this worker does stage %s; the item is for stage %s%s", stages,
+                     hd_stage_name(item->stage), item->ticket ? "" : " and carries no ticket");
+    } else if (w->decide(item, &res, w->ctx) != 0 || !result_ok(&res)) {
         hd_error_set(&fail, HELPDESK__V1__ERROR_CODE__ERROR_INTERNAL, "",
-                     "the %s stage could not decide this ticket", hd_stage_name(w->opts->stage));
+                     "the %s stage could not decide this ticket", hd_stage_name(item->stage));
         res.result_case = HELPDESK__V1__WORK_RESULT__RESULT__NOT_SET;
     }
     if (!result_ok(&res)) {
@@ -314,16 +345,35 @@ static int loop(worker *w)
     /* Items the store already handed us are decided now rather than left to lease expiry;
      * anything still in transit is redone by another worker when its lease runs out. */
     if (w->sock != NULL)
-        drain_socket(w, (int)w->opts->credit);
+        drain_socket(w, (int)(w->opts->credit * w->nstages));
     return w->sock != NULL ? rc : -1;
+}
+
+static bool stage_valid(Helpdesk__V1__Stage s)
+{
+    return s == HELPDESK__V1__STAGE__STAGE_PRIORITIZE || s == HELPDESK__V1__STAGE__STAGE_ROUTE ||
+           s == HELPDESK__V1__STAGE__STAGE_ESCALATE;
+}
+
+/* The number of stages served, or 0 when the list is invalid (none, unknown, repeated). */
+static size_t count_stages(const hd_worker_opts *o)
+{
+    size_t n = 0;
+    while (n < HD_WORKER_MAX_STAGES && o->stages[n] != HELPDESK__V1__STAGE__STAGE_UNSPECIFIED) {
+        if (!stage_valid(o->stages[n]))
+            return 0;
+        for (size_t j = 0; j < n; j++)
+            if (o->stages[j] == o->stages[n])
+                return 0;
+        n++;
+    }
+    return n;
 }
 
 static bool opts_valid(const hd_worker_opts *o)
 {
     return o != NULL && o->endpoint != NULL && o->worker != NULL && o->credit >= 1 &&
-           o->heartbeat_ms >= 10 &&
-           (o->stage == HELPDESK__V1__STAGE__STAGE_PRIORITIZE ||
-            o->stage == HELPDESK__V1__STAGE__STAGE_ROUTE);
+           o->heartbeat_ms >= 10 && count_stages(o) > 0;
 }
 
 int hd_worker_run(const hd_worker_opts *opts, hd_decide_fn decide, void *ctx)
@@ -332,7 +382,11 @@ int hd_worker_run(const hd_worker_opts *opts, hd_decide_fn decide, void *ctx)
         hd_error("event=worker_failed reason=\"invalid worker options\"");
         return -1;
     }
-    worker w = {.opts = opts, .decide = decide, .ctx = ctx, .sigfd = hd_signals_open()};
+    worker w = {.opts = opts,
+                .nstages = count_stages(opts),
+                .decide = decide,
+                .ctx = ctx,
+                .sigfd = hd_signals_open()};
     if (w.sigfd < 0) {
         hd_error("event=worker_failed reason=\"signalfd: %s\"", strerror(errno));
         return -1;
@@ -341,9 +395,10 @@ int hd_worker_run(const hd_worker_opts *opts, hd_decide_fn decide, void *ctx)
     w.zctx = zmq_ctx_new();
     int rc = -1;
     if (w.zctx != NULL && connect_socket(&w) == 0) {
+        char stages[64];
+        stage_list(&w, stages, sizeof stages);
         hd_info("event=ready worker=%s stage=%s endpoint=%s credit=%u heartbeat_ms=%d",
-                opts->worker, hd_stage_name(opts->stage), opts->endpoint, opts->credit,
-                opts->heartbeat_ms);
+                opts->worker, stages, opts->endpoint, opts->credit, opts->heartbeat_ms);
         rc = loop(&w);
     }
     hd_socket_close(&w.sock);

@@ -19,10 +19,10 @@ typedef struct {
     prio_decision decision; /* the result in flight points here */
 } app;
 
-static int decide(const HdTicket *t, HdWorkResult *out, void *ctx)
+static int decide(const HdWorkItem *item, HdWorkResult *out, void *ctx)
 {
     app *a = ctx;
-    prio_decide(a->rules, &a->sla, t, hd_now_ms(), &a->decision);
+    prio_decide(a->rules, &a->sla, item->ticket, hd_now_ms(), &a->decision);
     out->result_case = HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED;
     out->prioritized = &a->decision.pb;
     return 0;
@@ -73,7 +73,7 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;
     }
-    opts->stage = HELPDESK__V1__STAGE__STAGE_PRIORITIZE;
+    opts->stages[0] = HELPDESK__V1__STAGE__STAGE_PRIORITIZE;
     opts->endpoint = hd_config_str(cfg, "store.work", HD_DEFAULT_STORE_WORK);
     opts->credit = (uint32_t)*credit;
     opts->heartbeat_ms = (int)*hb;

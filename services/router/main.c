@@ -1,6 +1,7 @@
 /* hd-router: takes `triaged` tickets from the store, chooses their queue (support centre),
  * tier and optional technician from the help desk's routing rules file (router.rules), and
- * sends the result back.
+ * sends the result back. It also serves the escalation stage: where a ticket goes at the next
+ * tier (the file's escalation: rules) or which manager is told beyond tier 3 (managers:).
  *   hd-router [--config FILE]       (or HD_CONFIG=FILE)
  * SIGHUP reloads the rules file; a bad new file is logged and the old rules stay. */
 #include <stdio.h>
@@ -15,13 +16,27 @@
 typedef struct {
     char rules_path[1024];
     route_rules *rules;
-    route_decision decision; /* the result in flight points here */
+    route_decision decision;     /* the result in flight points here (stage route) */
+    route_escalation escalation; /* or here (stage escalate) */
 } app;
 
-static int decide(const HdTicket *t, HdWorkResult *out, void *ctx)
+static int decide(const HdWorkItem *item, HdWorkResult *out, void *ctx)
 {
     app *a = ctx;
-    route_decide(a->rules, t, &a->decision);
+    if (item->stage == HELPDESK__V1__STAGE__STAGE_ESCALATE) {
+        const HdEscalationRequest *req = item->escalation;
+        route_escalate(a->rules, item->ticket, req, &a->escalation);
+        hd_info("event=escalation ticket_id=%lld from_tier=%u to_tier=%u deadline=%s rule=%s "
+                "queue=%s reason=\"%s\"",
+                (long long)item->ticket->id, req ? req->from_tier : item->ticket->tier,
+                route_target_tier(item->ticket, req),
+                req && req->deadline ? hd_deadline_name(req->deadline) : "manual",
+                a->escalation.rule, a->escalation.queue, req && req->reason ? req->reason : "");
+        out->result_case = HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED;
+        out->escalated = &a->escalation.pb;
+        return 0;
+    }
+    route_decide(a->rules, item->ticket, &a->decision);
     out->result_case = HELPDESK__V1__WORK_RESULT__RESULT_ROUTED;
     out->routed = &a->decision.pb;
     return 0;
@@ -38,8 +53,10 @@ static int load_rules(app *a)
     }
     route_rules_destroy(&a->rules);
     a->rules = r;
-    hd_info("event=rules_loaded path=%s rules=%zu default_queue=%s", a->rules_path,
-            route_rules_count(r), route_rules_default_queue(r));
+    hd_info("event=rules_loaded path=%s rules=%zu default_queue=%s escalation_rules=%zu "
+            "managers=%zu",
+            a->rules_path, route_rules_count(r), route_rules_default_queue(r),
+            route_rules_escalation_count(r), route_rules_manager_count(r));
     return 0;
 }
 
@@ -71,7 +88,8 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;
     }
-    opts->stage = HELPDESK__V1__STAGE__STAGE_ROUTE;
+    opts->stages[0] = HELPDESK__V1__STAGE__STAGE_ROUTE;
+    opts->stages[1] = HELPDESK__V1__STAGE__STAGE_ESCALATE;
     opts->endpoint = hd_config_str(cfg, "store.work", HD_DEFAULT_STORE_WORK);
     opts->credit = (uint32_t)*credit;
     opts->heartbeat_ms = (int)*hb;

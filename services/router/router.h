@@ -14,14 +14,27 @@
  *       assignee: ""              # optional technician
  *   default: {queue: service-desk, tier: 1}
  *
+ *   escalation:                   # optional: where an escalation request sends the ticket
+ *     - name: network-tier2       # recorded as the escalated event's rule
+ *       when: {queue: [network-ops], to_tier: [2]}
+ *       queue: network-l2         # the support centre at the next tier
+ *       assignee: ""              # optional technician
+ *   managers: {network-ops: noc-manager@example.com, default: desk-manager@example.com}
+ *
  * Conditions: category, keywords, priority, channel, site, city, country, language,
  * organization, vip, contract_level, product, attributes (map of customer attribute -> value
- * or list). Text comparisons ignore ASCII and Latin-1 letter case; other scripts compare
- * byte-exact. */
+ * or list); escalation rules also queue (the ticket's current queue) and to_tier (2 or 3).
+ * Text comparisons ignore ASCII and Latin-1 letter case; other scripts compare byte-exact.
+ *
+ * Escalation (stage escalate): to_tier 2 or 3 -> the first matching escalation rule gives queue
+ * and assignee, tier = to_tier; no rule -> same queue, no assignee, rule "default-escalation".
+ * to_tier 4 (beyond tier 3) -> the ticket stays (same queue and assignee, tier 3), manager =
+ * managers[queue] or managers.default or "", rule "manager". */
 #ifndef ROUTE_ROUTER_H
 #define ROUTE_ROUTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hd/proto.h"
 #include "hd/yaml.h"
@@ -49,5 +62,28 @@ typedef struct {
 
 /* Decides where t goes: the first matching rule, else the default ("default" as the rule). */
 void route_decide(const route_rules *r, const HdTicket *t, route_decision *d);
+
+#define ROUTE_DEFAULT_ESCALATION "default-escalation"
+#define ROUTE_MANAGER_RULE "manager"
+
+size_t route_rules_escalation_count(const route_rules *r);
+size_t route_rules_manager_count(const route_rules *r);
+
+/* An escalation decision with its own storage: pb points into it. */
+typedef struct {
+    HdEscalationResult pb;
+    char queue[80];
+    char assignee[160];
+    char rule[80];
+    char manager[288];
+} route_escalation;
+
+/* The tier an escalation request asks for: req->to_tier, or one above from_tier (else the
+ * ticket's tier) when it is 0; at least 2, at most 4 (the manager). */
+uint32_t route_target_tier(const HdTicket *t, const HdEscalationRequest *req);
+/* Decides where an escalated ticket goes (see above). req may be NULL (to_tier from the
+ * ticket's tier). */
+void route_escalate(const route_rules *r, const HdTicket *t, const HdEscalationRequest *req,
+                    route_escalation *d);
 
 #endif

@@ -162,6 +162,74 @@ static void test_rules_errors_free_what_was_built(void **state)
     hd_rules_destroy(&r);
 }
 
+/* Escalation conditions: queue looks at the ticket, to_tier at the request's facts. */
+static void test_queue_and_to_tier(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"queue", "to_tier", NULL};
+    char err[512] = "";
+    hd_rules_ctx ctx = {.source = "t.yaml", .err = err, .errlen = sizeof err};
+    hd_yaml *y = parse("queue: [Network-Ops, field-paris]\nto_tier: [2]\n");
+    hd_cond_set *s = NULL;
+    assert_int_equal(hd_cond_set_load(&ctx, y, "when", keys, &s), 0);
+    hd_yaml_free(&y);
+
+    HdTicket t = HELPDESK__V1__TICKET__INIT;
+    t.queue = "network-ops";
+    hd_cond_facts two = {.to_tier = 2}, three = {.to_tier = 3};
+    assert_true(hd_cond_set_matches_facts(s, &t, &two));
+    assert_false(hd_cond_set_matches_facts(s, &t, &three));
+    assert_false(hd_cond_set_matches_facts(s, &t, NULL)); /* no facts: to_tier never holds */
+    assert_false(hd_cond_set_matches(s, &t));
+    t.queue = "service-desk";
+    assert_false(hd_cond_set_matches_facts(s, &t, &two));
+    hd_cond_set_destroy(&s);
+
+    y = parse("to_tier: [2, 4]\n");
+    assert_int_equal(hd_cond_set_load(&ctx, y, "when", keys, &s), -1);
+    assert_null(s);
+    assert_non_null(strstr(err, "t.yaml:1: when.to_tier: unknown value \"4\" (expected 2, 3"));
+    hd_yaml_free(&y);
+}
+
+/* hd_rules_match_facts, and a spec whose list has another key in messages. */
+static void test_match_facts_and_list_key(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"queue", "to_tier", NULL};
+    hd_rules_spec esc = spec;
+    esc.cond_keys = keys;
+    esc.list_key = "escalation";
+    char err[512] = "";
+    hd_rules_ctx ctx = {.source = "t.yaml", .err = err, .errlen = sizeof err};
+    hd_yaml *y = parse("- {name: t3, when: {to_tier: 3}, label: third}\n"
+                       "- {name: t2, when: {to_tier: 2, queue: desk}, label: second}\n");
+    hd_rules *r = NULL;
+    assert_int_equal(hd_rules_load(&ctx, y, &esc, &r), 0);
+    hd_yaml_free(&y);
+    HdTicket t = HELPDESK__V1__TICKET__INIT;
+    t.queue = "desk";
+    const char *name = NULL;
+    hd_cond_facts f = {.to_tier = 2};
+    char *const *label = hd_rules_match_facts(r, &t, &f, &name);
+    assert_non_null(label);
+    assert_string_equal(name, "t2");
+    f.to_tier = 3;
+    label = hd_rules_match_facts(r, &t, &f, &name);
+    assert_string_equal(*label, "third");
+    assert_null(hd_rules_match(r, &t, &name));
+    hd_rules_destroy(&r);
+
+    y = parse("- {name: a, when: {queue: \"\"}, label: x}\n");
+    assert_int_equal(hd_rules_load(&ctx, y, &esc, &r), -1);
+    assert_non_null(strstr(err, "t.yaml:1: escalation[0].when.queue: is empty"));
+    hd_yaml_free(&y);
+    y = parse("a: b\n");
+    assert_int_equal(hd_rules_load(&ctx, y, &esc, &r), -1);
+    assert_string_equal(err, "t.yaml:1: escalation: must be a list of rules");
+    hd_yaml_free(&y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +237,8 @@ int main(void)
         cmocka_unit_test(test_cond_set_matches),
         cmocka_unit_test(test_rules_first_match_and_payload),
         cmocka_unit_test(test_rules_errors_free_what_was_built),
+        cmocka_unit_test(test_queue_and_to_tier),
+        cmocka_unit_test(test_match_facts_and_list_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,13 +7,16 @@
  * Conditions (a stage picks which of them it accepts): category, keywords (substring of the
  * summary or description), priority, channel, site, city, country, language, organization, vip,
  * contract_level, product, min_users, urgency, impact, attributes (map of customer attribute ->
- * value or list). A list means "any of"; every condition given must hold. Text comparisons
- * ignore ASCII case and the case of Latin-1 letters (É/é); other scripts compare byte-exact. */
+ * value or list), queue (the ticket's current queue), to_tier (2 or 3: the tier an escalation
+ * request asks for; a fact of the request, not of the ticket, see hd_cond_facts). A list means
+ * "any of"; every condition given must hold. Text comparisons ignore ASCII case and the case
+ * of Latin-1 letters (É/é); other scripts compare byte-exact. */
 #ifndef HD_RULES_H
 #define HD_RULES_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hd/proto.h"
 #include "hd/yaml.h"
@@ -45,6 +48,12 @@ __attribute__((warn_unused_result)) int hd_rules_check_word(hd_rules_ctx *ctx, c
 /* True when `needle` occurs in `hay`, ignoring ASCII and Latin-1 letter case. */
 bool hd_cond_text_contains(const char *hay, const char *needle);
 
+/* What a request adds to the ticket for conditions to look at: the escalation stage matches
+ * to_tier on it. Conditions on a fact never hold when the facts are NULL or the value 0. */
+typedef struct {
+    uint32_t to_tier;
+} hd_cond_facts;
+
 /* The conditions of one `when:` map. Opaque. */
 typedef struct hd_cond_set hd_cond_set;
 
@@ -56,6 +65,8 @@ __attribute__((warn_unused_result)) int hd_cond_set_load(hd_rules_ctx *ctx, cons
                                                          hd_cond_set **out);
 /* True when every condition holds for t; NULL (no conditions) always holds. */
 bool hd_cond_set_matches(const hd_cond_set *s, const HdTicket *t);
+/* The same with the request's facts (may be NULL). */
+bool hd_cond_set_matches_facts(const hd_cond_set *s, const HdTicket *t, const hd_cond_facts *f);
 /* Safe on NULL and twice; sets *s to NULL. */
 void hd_cond_set_destroy(hd_cond_set **s);
 
@@ -74,6 +85,8 @@ typedef struct {
     size_t payload_size;
     int (*load_payload)(hd_rules_ctx *ctx, const hd_yaml *rule, const char *path, void *payload);
     void (*free_payload)(void *payload);
+    /* The key of the list in the file, for messages ("escalation[2].queue"); NULL: "rules". */
+    const char *list_key;
 } hd_rules_spec;
 
 /* The rules of one file, in order. Opaque. */
@@ -91,5 +104,8 @@ size_t hd_rules_count(const hd_rules *r);
 /* The payload of the first rule whose conditions all hold for t, with the rule's name in
  * *name; NULL when no rule matches. Both point into r. */
 const void *hd_rules_match(const hd_rules *r, const HdTicket *t, const char **name);
+/* The same with the request's facts (may be NULL). */
+const void *hd_rules_match_facts(const hd_rules *r, const HdTicket *t, const hd_cond_facts *f,
+                                 const char **name);
 
 #endif

@@ -1,6 +1,8 @@
 /* The loop every work stage (prioritizer, router) runs: a DEALER on the store's work socket that
  * asks for work with credit, decides each item it is given, sends the result back, heartbeats,
- * and reconnects when the store goes silent. The stage only supplies the decision.
+ * and reconnects when the store goes silent. The stage only supplies the decision. One worker
+ * may serve several stages (the router: route and escalate); credit is per stage, so each stage
+ * gets its own work_ready on the same socket.
  *
  * Protocol (README, "work socket"): work_ready{stage, credit, worker} grants credit; the store
  * sends work_item replies while we have credit; each work_result gives one credit back; a
@@ -16,23 +18,29 @@
 
 #include "hd/proto.h"
 
-/* Fills out->result_case and the matching pointer (prioritized, routed or failed) for ticket t.
- * What out points to must stay valid until the next call (the loop sends the result before it
- * decides the next item), so it can live in ctx. Returns 0, or -1 when it could not decide, in
- * which case the loop sends a `failed` result and the store re-queues the item. */
-typedef int (*hd_decide_fn)(const HdTicket *t, HdWorkResult *out, void *ctx);
+/* Fills out->result_case and the matching pointer (prioritized, routed, escalated or failed) for
+ * the item (item->stage is one of the worker's stages and item->ticket is set; the escalation
+ * stage also reads item->escalation). What out points to must stay valid until the next call
+ * (the loop sends the result before it decides the next item), so it can live in ctx. Returns
+ * 0, or -1 when it could not decide, in which case the loop sends a `failed` result and the
+ * store re-queues the item. */
+typedef int (*hd_decide_fn)(const HdWorkItem *item, HdWorkResult *out, void *ctx);
 
 /* Called on SIGHUP between two items. Reloads the stage's rules; on failure it keeps the old
  * rules and logs why. Returns 0 or -1 (the loop goes on either way). */
 typedef int (*hd_reload_fn)(void *ctx);
 
+#define HD_WORKER_MAX_STAGES 3
+
 typedef struct {
-    Helpdesk__V1__Stage stage; /* HELPDESK__V1__STAGE__STAGE_PRIORITIZE or ..._ROUTE */
-    const char *endpoint;      /* store.work, e.g. tcp://127.0.0.1:5552 */
-    uint32_t credit;           /* items the store may have in flight to us, >= 1 */
-    int heartbeat_ms;          /* >= 10 */
-    const char *worker;        /* our name, see hd_worker_name */
-    hd_reload_fn reload;       /* may be NULL: SIGHUP is then only logged */
+    /* The stages served (PRIORITIZE, ROUTE, ESCALATE), each at most once; the list ends at the
+     * first STAGE_UNSPECIFIED (0) or at the end of the array. At least one. */
+    Helpdesk__V1__Stage stages[HD_WORKER_MAX_STAGES];
+    const char *endpoint; /* store.work, e.g. tcp://127.0.0.1:5552 */
+    uint32_t credit;      /* items of EACH stage the store may have in flight to us, >= 1 */
+    int heartbeat_ms;     /* >= 10 */
+    const char *worker;   /* our name, see hd_worker_name */
+    hd_reload_fn reload;  /* may be NULL: SIGHUP is then only logged */
 } hd_worker_opts;
 
 /* Writes "<service>@<hostname>:<pid>" into buf. */
