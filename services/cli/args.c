@@ -1,138 +1,37 @@
 #include "args.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
-/* Walks argv: options "--name", "--name=value", "-h"; "--" ends the options. */
-typedef struct {
-    int argc;
-    char **argv;
-    int i;
-    char name[64];
-    const char *inline_value;
-    bool no_more_options;
-} opt_iter;
+#include "hd/utf8.h"
+#include "opt.h"
 
-enum { ARG_END, ARG_OPTION, ARG_POSITIONAL };
-
-static int next_arg(opt_iter *it, const char **positional)
-{
-    if (it->i >= it->argc)
-        return ARG_END;
-    const char *a = it->argv[it->i++];
-    if (!it->no_more_options && strcmp(a, "--") == 0) {
-        it->no_more_options = true;
-        return next_arg(it, positional);
-    }
-    if (it->no_more_options || a[0] != '-' || a[1] == '\0') {
-        *positional = a;
-        return ARG_POSITIONAL;
-    }
-    const char *eq = strchr(a, '=');
-    size_t n = eq ? (size_t)(eq - a) : strlen(a);
-    if (n >= sizeof it->name)
-        n = sizeof it->name - 1;
-    memcpy(it->name, a, n);
-    it->name[n] = '\0';
-    it->inline_value = eq ? eq + 1 : NULL;
-    return ARG_OPTION;
-}
-
-static bool is(const opt_iter *it, const char *name)
-{
-    return strcmp(it->name, name) == 0;
-}
-
-static int take_value(opt_iter *it, const char **out, char *err, size_t errlen)
-{
-    if (it->inline_value) {
-        *out = it->inline_value;
-        return 0;
-    }
-    if (it->i >= it->argc) {
-        snprintf(err, errlen, "option %s needs a value", it->name);
-        return -1;
-    }
-    *out = it->argv[it->i++];
-    return 0;
-}
-
-static int no_value(const opt_iter *it, char *err, size_t errlen)
-{
-    if (it->inline_value == NULL)
-        return 0;
-    snprintf(err, errlen, "option %s takes no value", it->name);
-    return -1;
-}
-
-static int parse_number(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out,
-                        char *err, size_t errlen)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-        snprintf(err, errlen, "%s: \"%s\" is not a whole number from %" PRId64 " to %" PRId64,
-                 opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int number_value(opt_iter *it, int64_t lo, int64_t hi, int64_t *out, char *err,
-                        size_t errlen)
-{
-    const char *v;
-    if (take_value(it, &v, err, errlen) != 0)
-        return -1;
-    return parse_number(it->name, v, lo, hi, out, err, errlen);
-}
-
-static enum cli_parse unknown(const opt_iter *it, const char *cmd, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "unknown option %s for %s (see helpdesk %s%s--help)", it->name, cmd,
-             cmd, cmd[0] ? " " : "");
-    return CLI_PARSE_ERROR;
-}
-
-static bool is_help(const opt_iter *it)
-{
-    return is(it, "--help") || is(it, "-h");
-}
-
-enum cli_parse cli_parse_globals(int argc, char **argv, cli_globals *g, char *err,
-                                 size_t errlen)
+enum cli_parse cli_parse_globals(int argc, char **argv, cli_globals *g, char *err, size_t errlen)
 {
     memset(g, 0, sizeof *g);
     g->timeout_ms = 5000;
-    opt_iter it = {.argc = argc, .argv = argv, .i = 1};
+    cli_opt_iter it;
+    cli_opt_init(&it, argc, argv, 1);
     const char *pos = NULL;
-    int kind;
-    while ((kind = next_arg(&it, &pos)) == ARG_OPTION) {
+    enum cli_arg kind;
+    while ((kind = cli_opt_next(&it, &pos)) == CLI_ARG_OPTION) {
         int64_t n = g->timeout_ms;
         int rc = 0;
-        if (is_help(&it))
+        if (cli_opt_is_help(&it))
             return CLI_PARSE_HELP;
-        if (is(&it, "--config"))
-            rc = take_value(&it, &g->config, err, errlen);
-        else if (is(&it, "--intake"))
-            rc = take_value(&it, &g->intake, err, errlen);
-        else if (is(&it, "--store"))
-            rc = take_value(&it, &g->store, err, errlen);
-        else if (is(&it, "--events"))
-            rc = take_value(&it, &g->events, err, errlen);
-        else if (is(&it, "--timeout")) {
-            rc = number_value(&it, 1, 3600000, &n, err, errlen);
+        if (cli_opt_is(&it, "--config"))
+            rc = cli_opt_value(&it, &g->config, err, errlen);
+        else if (cli_opt_is(&it, "--intake"))
+            rc = cli_opt_value(&it, &g->intake, err, errlen);
+        else if (cli_opt_is(&it, "--store"))
+            rc = cli_opt_value(&it, &g->store, err, errlen);
+        else if (cli_opt_is(&it, "--events"))
+            rc = cli_opt_value(&it, &g->events, err, errlen);
+        else if (cli_opt_is(&it, "--timeout")) {
+            rc = cli_opt_number(&it, 1, 3600000, &n, err, errlen);
             g->timeout_ms = (int)n;
-        } else if (is(&it, "--json")) {
-            rc = no_value(&it, err, errlen);
+        } else if (cli_opt_is(&it, "--json")) {
+            rc = cli_opt_flag(&it, err, errlen);
             g->json = true;
         } else {
             snprintf(err, errlen, "unknown option %s (see helpdesk --help)", it.name);
@@ -141,7 +40,7 @@ enum cli_parse cli_parse_globals(int argc, char **argv, cli_globals *g, char *er
         if (rc != 0)
             return CLI_PARSE_ERROR;
     }
-    if (kind == ARG_POSITIONAL) {
+    if (kind == CLI_ARG_POSITIONAL) {
         g->command = pos;
         g->rest = it.i;
     } else {
@@ -150,417 +49,236 @@ enum cli_parse cli_parse_globals(int argc, char **argv, cli_globals *g, char *er
     return CLI_PARSE_OK;
 }
 
-/* --- submit --- */
+/* --- the options every command draws from --- */
 
-typedef struct {
-    HdAttribute pb;
-    char *text; /* "key\0value" */
-} attr_box;
+enum opt_kind { K_FLAG, K_TEXT, K_NUMBER, K_CHANNEL, K_PRIORITY, K_STATUS, K_DIRECTION };
 
-struct cli_submit {
-    HdContact contact;
-    HdCustomer customer;
-    HdAccount account;
-    HdLocation location;
-    HdProblem **problems;
-    HdAttribute **attrs;
-    bool has_account, has_location, generated;
-    char external_id[96];
-};
-
-void cli_submit_destroy(cli_submit **s)
-{
-    if (s == NULL || *s == NULL)
-        return;
-    cli_submit *x = *s;
-    for (size_t i = 0; i < x->contact.n_problems; i++)
-        free(x->problems[i]);
-    free(x->problems);
-    for (size_t i = 0; i < x->customer.n_attributes; i++) {
-        attr_box *b = (attr_box *)x->attrs[i];
-        free(b->text);
-        free(b);
-    }
-    free(x->attrs);
-    free(x);
-    *s = NULL;
-}
-
-HdContact *cli_submit_contact(cli_submit *s)
-{
-    return &s->contact;
-}
-
-bool cli_submit_generated(const cli_submit *s)
-{
-    return s->generated;
-}
-
-void cli_make_external_id(char *buf, size_t len)
-{
-    uint32_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = (uint32_t)clock();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, len, "cli-%04d%02d%02dT%02d%02d%02dZ-%ld-%08" PRIx32, tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid(), r);
-}
-
-static void *grow_array(void *arr, size_t n)
-{
-    void **a = realloc(arr, (n + 1) * sizeof *a);
-    if (a == NULL)
-        abort();
-    return a;
-}
-
-static void add_problem(cli_submit *s, const char *summary)
-{
-    HdProblem *p = malloc(sizeof *p);
-    if (p == NULL)
-        abort();
-    helpdesk__v1__problem__init(p);
-    p->summary = (char *)summary;
-    s->problems = grow_array(s->problems, s->contact.n_problems);
-    s->problems[s->contact.n_problems++] = p;
-    s->contact.problems = s->problems;
-}
-
-static int add_attr(cli_submit *s, const char *kv, char *err, size_t errlen)
-{
-    const char *eq = strchr(kv, '=');
-    if (eq == NULL || eq == kv) {
-        snprintf(err, errlen, "--attr: \"%s\" is not key=value", kv);
-        return -1;
-    }
-    attr_box *b = malloc(sizeof *b);
-    if (b == NULL || (b->text = strdup(kv)) == NULL)
-        abort();
-    helpdesk__v1__attribute__init(&b->pb);
-    b->text[eq - kv] = '\0';
-    b->pb.key = b->text;
-    b->pb.value = b->text + (eq - kv) + 1;
-    s->attrs = grow_array(s->attrs, s->customer.n_attributes);
-    s->attrs[s->customer.n_attributes++] = &b->pb;
-    s->customer.attributes = s->attrs;
-    return 0;
-}
-
-/* A string option that sets one field: its name and where it goes. */
 typedef struct {
     const char *name;
-    size_t offset; /* of a char * in cli_submit */
-    bool *flag;    /* set when given (account, location), or NULL */
-} text_opt;
+    unsigned bit;
+    enum opt_kind kind;
+    size_t offset;    /* of the field in cli_args; unused for flags (the bit says it) */
+    const char *meta; /* the value in messages: "--to A" */
+    int64_t lo;       /* numbers: the smallest allowed */
+} opt_def;
 
-#define AT(member) offsetof(cli_submit, member)
+#define OFF(member) offsetof(cli_args, member)
 
-static int set_text_option(cli_submit *s, opt_iter *it, bool *found, char *err, size_t errlen)
+static const opt_def opt_defs[] = {
+    {"--json", CLI_O_JSON, K_FLAG, 0, "", 0},
+    {"--agent", CLI_O_AGENT, K_TEXT, OFF(agent), "A", 0},
+    {"--queue", CLI_O_QUEUE, K_TEXT, OFF(queue), "Q", 0},
+    {"--to", CLI_O_TO, K_TEXT, OFF(to), "A", 0},
+    {"--direction", CLI_O_DIRECTION, K_DIRECTION, OFF(direction), "inbound|outbound", 0},
+    {"--channel", CLI_O_CHANNEL, K_CHANNEL, OFF(channel), "CHANNEL", 0},
+    {"--summary", CLI_O_SUMMARY, K_TEXT, OFF(summary), "TEXT", 0},
+    {"--reason", CLI_O_REASON, K_TEXT, OFF(reason), "R", 0},
+    {"--solution", CLI_O_SOLUTION, K_TEXT, OFF(solution), "TEXT", 0},
+    {"--satisfied", CLI_O_SATISFIED, K_FLAG, 0, "", 0},
+    {"--not-satisfied", CLI_O_NOT_SATISFIED, K_FLAG, 0, "", 0},
+    {"--comment", CLI_O_COMMENT, K_TEXT, OFF(comment), "TEXT", 0},
+    {"--limit", CLI_O_LIMIT, K_NUMBER, OFF(limit), "N", 1},
+    {"--status", CLI_O_STATUS, K_STATUS, OFF(status), "S", 0},
+    {"--priority", CLI_O_PRIORITY, K_PRIORITY, OFF(priority), "P1..P4", 0},
+    {"--open", CLI_O_OPEN, K_FLAG, 0, "", 0},
+    {"--assignee", CLI_O_ASSIGNEE, K_TEXT, OFF(assignee), "A", 0},
+    {"--contact", CLI_O_CONTACT, K_NUMBER, OFF(contact), "N", 1},
+    {"--from", CLI_O_FROM, K_NUMBER, OFF(from), "SEQ", 0},
+    {"--count", CLI_O_COUNT, K_NUMBER, OFF(count), "N", 1},
+};
+
+#define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
+
+static const opt_def *find_opt(const cli_opt_iter *it)
 {
-    const text_opt table[] = {
-        {"--source", AT(contact.source), NULL},
-        {"--external-id", AT(contact.external_id), NULL},
-        {"--agent", AT(contact.agent), NULL},
-        {"--name", AT(customer.name), NULL},
-        {"--email", AT(customer.email), NULL},
-        {"--phone", AT(customer.phone), NULL},
-        {"--language", AT(customer.language), NULL},
-        {"--organization", AT(customer.organization), NULL},
-        {"--account", AT(account.account_number), &s->has_account},
-        {"--contract", AT(account.contract_level), &s->has_account},
-        {"--licence", AT(account.licence), &s->has_account},
-        {"--product", AT(account.product), &s->has_account},
-        {"--model", AT(account.model), &s->has_account},
-        {"--serial", AT(account.serial_number), &s->has_account},
-        {"--site", AT(location.site), &s->has_location},
-        {"--building", AT(location.building), &s->has_location},
-        {"--floor", AT(location.floor), &s->has_location},
-        {"--room", AT(location.room), &s->has_location},
-        {"--address", AT(location.address), &s->has_location},
-        {"--city", AT(location.city), &s->has_location},
-        {"--country", AT(location.country), &s->has_location},
-    };
-    *found = false;
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (!is(it, table[i].name))
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (cli_opt_is(it, opt_defs[i].name))
+            return &opt_defs[i];
+    return NULL;
+}
+
+/* "--to A", or "--open" for a flag. */
+static void opt_usage(const opt_def *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", d->name, d->meta[0] ? " " : "", d->meta);
+}
+
+/* The names of the options in `bits`, joined by `sep`. */
+static void opts_named(unsigned bits, const char *sep, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_OPTS && used < len; i++) {
+        if (!(bits & opt_defs[i].bit))
             continue;
-        *found = true;
-        const char *v;
-        if (take_value(it, &v, err, errlen) != 0)
-            return -1;
-        *(const char **)((char *)s + table[i].offset) = v;
-        if (table[i].flag)
-            *table[i].flag = true;
-        return 0;
+        char one[64];
+        opt_usage(&opt_defs[i], one, sizeof one);
+        int n = snprintf(buf + used, len - used, "%s%s", used ? sep : "", one);
+        used += n > 0 ? (size_t)n : 0;
     }
-    return 0;
 }
 
-static int level_value(opt_iter *it, Helpdesk__V1__Level *out, char *err, size_t errlen)
+static int text_ok(const char *what, const char *s, char *err, size_t errlen)
 {
-    const char *v;
-    if (take_value(it, &v, err, errlen) != 0)
+    if (s[0] == '\0') {
+        snprintf(err, errlen, "%s must not be empty", what);
         return -1;
-    if (hd_level_parse(v, out) != 0) {
-        snprintf(err, errlen, "%s: \"%s\" is not one of low, medium, high, critical", it->name, v);
+    }
+    if (!hd_utf8_valid(s, strlen(s))) {
+        snprintf(err, errlen, "%s is not valid UTF-8 text", what);
         return -1;
     }
     return 0;
 }
 
-/* Options that describe the problem most recently started with --problem. */
-static int set_problem_option(cli_submit *s, opt_iter *it, bool *found, char *err,
+static int enum_value(const opt_def *d, const char *v, void *field, char *err, size_t errlen)
+{
+    int rc = -1;
+    const char *choices = "";
+    switch (d->kind) {
+    case K_CHANNEL:
+        rc = hd_channel_parse(v, field);
+        choices = "phone, email, web, chat, on_site, api";
+        break;
+    case K_PRIORITY:
+        rc = hd_priority_parse(v, field);
+        choices = "P1, P2, P3, P4";
+        break;
+    case K_STATUS:
+        rc = hd_status_parse(v, field);
+        choices = "new, triaged, queued, in_progress, waiting_customer, resolved, closed, "
+                  "reopened";
+        break;
+    default: /* K_DIRECTION */
+        rc = strcmp(v, "inbound") == 0 || strcmp(v, "outbound") == 0 ? 0 : -1;
+        if (rc == 0)
+            *(const char **)field = v;
+        choices = "inbound, outbound";
+        break;
+    }
+    if (rc != 0)
+        snprintf(err, errlen, "%s: \"%s\" is not one of %s", d->name, v, choices);
+    return rc;
+}
+
+static int set_option(const opt_def *d, const cli_grammar *g, cli_opt_iter *it, cli_args *a,
+                      char *err, size_t errlen)
+{
+    void *field = (char *)a + d->offset;
+    const char *v;
+    a->given |= d->bit;
+    if (d->kind == K_FLAG)
+        return cli_opt_flag(it, err, errlen);
+    if (d->kind == K_NUMBER) {
+        int64_t hi = d->bit == CLI_O_LIMIT && g->max_limit > 0 ? g->max_limit : INT64_MAX;
+        return cli_opt_number(it, d->lo, hi, field, err, errlen);
+    }
+    if (cli_opt_value(it, &v, err, errlen) != 0)
+        return -1;
+    if (d->kind != K_TEXT)
+        return enum_value(d, v, field, err, errlen);
+    *(const char **)field = v;
+    return text_ok(d->name, v, err, errlen);
+}
+
+/* --- positionals --- */
+
+/* How many positionals the command takes. */
+static int pos_count(enum cli_pos p)
+{
+    return p == CLI_POS_NONE ? 0 : p == CLI_POS_ID || p == CLI_POS_TEXT ? 1 : 2;
+}
+
+static const char *pos_usage(enum cli_pos p)
+{
+    static const char *const names[] = {"no argument", "ID", "ID TEXT", "ID P1..P4", "TEXT"};
+    return names[p];
+}
+
+static int set_positional(const cli_grammar *g, int n, const char *v, cli_args *a, char *err,
+                          size_t errlen)
+{
+    bool id_first =
+        g->pos == CLI_POS_ID || g->pos == CLI_POS_ID_TEXT || g->pos == CLI_POS_ID_PRIORITY;
+    if (n >= pos_count(g->pos)) {
+        snprintf(err, errlen, "%s takes %s, not also \"%s\"%s", g->name, pos_usage(g->pos), v,
+                 g->pos == CLI_POS_ID_TEXT || g->pos == CLI_POS_TEXT ? " (put the text in quotes)"
+                                                                     : "");
+        return -1;
+    }
+    if (n == 0 && id_first)
+        return cli_parse_number("ID", v, 1, INT64_MAX, &a->id, err, errlen);
+    if (g->pos == CLI_POS_ID_PRIORITY) {
+        if (hd_priority_parse(v, &a->priority) == 0)
+            return 0;
+        snprintf(err, errlen, "priority: \"%s\" is not one of P1, P2, P3, P4", v);
+        return -1;
+    }
+    a->text = v;
+    return text_ok("TEXT", v, err, errlen);
+}
+
+/* --- the whole command line --- */
+
+static int check_required(const cli_grammar *g, const cli_args *a, int npos, char *err,
+                          size_t errlen)
+{
+    char names[256];
+    if (npos < pos_count(g->pos)) {
+        snprintf(err, errlen, "%s needs %s: helpdesk %s %s", g->name, pos_usage(g->pos), g->name,
+                 pos_usage(g->pos));
+        return -1;
+    }
+    unsigned missing = g->required & ~a->given;
+    if (missing) {
+        opts_named(missing, " and ", names, sizeof names);
+        snprintf(err, errlen, "%s needs %s", g->name, names);
+        return -1;
+    }
+    unsigned chosen = g->one_of & a->given;
+    if (g->one_of && (chosen == 0 || (chosen & (chosen - 1)) != 0)) {
+        opts_named(g->one_of, " or ", names, sizeof names);
+        snprintf(err, errlen, "%s needs exactly one of %s", g->name, names);
+        return -1;
+    }
+    return 0;
+}
+
+enum cli_parse cli_args_parse(const cli_grammar *g, int argc, char **argv, cli_args *a, char *err,
                               size_t errlen)
 {
-    static const char *const names[] = {"--category", "--description", "--users", "--urgency",
-                                        "--impact"};
-    *found = false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        *found = *found || is(it, names[i]);
-    if (!*found)
-        return 0;
-    if (s->contact.n_problems == 0) {
-        snprintf(err, errlen, "%s describes a problem: put it after --problem SUMMARY",
-                 it->name);
-        return -1;
-    }
-    HdProblem *p = s->problems[s->contact.n_problems - 1];
-    const char *v;
-    int64_t n;
-    if (is(it, "--category") || is(it, "--description")) {
-        if (take_value(it, &v, err, errlen) != 0)
-            return -1;
-        *(is(it, "--category") ? &p->category : &p->description) = (char *)v;
-        return 0;
-    }
-    if (is(it, "--users")) {
-        if (number_value(it, 0, UINT32_MAX, &n, err, errlen) != 0)
-            return -1;
-        p->users_affected = (uint32_t)n;
-        return 0;
-    }
-    return level_value(it, is(it, "--urgency") ? &p->urgency : &p->impact, err, errlen);
-}
-
-static int set_submit_option(cli_submit *s, opt_iter *it, bool *json, char *err, size_t errlen)
-{
-    bool found;
-    if (set_text_option(s, it, &found, err, errlen) != 0)
-        return -1;
-    if (found)
-        return 0;
-    if (set_problem_option(s, it, &found, err, errlen) != 0)
-        return -1;
-    if (found)
-        return 0;
-    const char *v;
-    if (is(it, "--problem")) {
-        if (take_value(it, &v, err, errlen) != 0)
-            return -1;
-        add_problem(s, v);
-    } else if (is(it, "--attr")) {
-        if (take_value(it, &v, err, errlen) != 0 || add_attr(s, v, err, errlen) != 0)
-            return -1;
-    } else if (is(it, "--channel")) {
-        if (take_value(it, &v, err, errlen) != 0)
-            return -1;
-        if (hd_channel_parse(v, &s->contact.channel) != 0) {
-            snprintf(err, errlen,
-                     "--channel: \"%s\" is not one of phone, email, web, chat, on_site, api", v);
-            return -1;
-        }
-    } else if (is(it, "--vip")) {
-        if (no_value(it, err, errlen) != 0)
-            return -1;
-        s->customer.vip = true;
-    } else if (is(it, "--json")) {
-        if (no_value(it, err, errlen) != 0)
-            return -1;
-        *json = true;
-    } else {
-        unknown(it, "submit", err, errlen);
-        return -1;
-    }
-    return 0;
-}
-
-static cli_submit *submit_new(void)
-{
-    cli_submit *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        abort();
-    helpdesk__v1__contact__init(&s->contact);
-    helpdesk__v1__customer__init(&s->customer);
-    helpdesk__v1__account__init(&s->account);
-    helpdesk__v1__location__init(&s->location);
-    s->contact.source = "cli";
-    s->contact.channel = HELPDESK__V1__CHANNEL__CHANNEL_PHONE;
-    s->contact.customer = &s->customer;
-    return s;
-}
-
-enum cli_parse cli_submit_parse(int argc, char **argv, cli_submit **out, bool *json, char *err,
-                                size_t errlen)
-{
-    *out = NULL;
-    cli_submit *s = submit_new();
-    opt_iter it = {.argc = argc, .argv = argv};
+    bool json = a->json;
+    memset(a, 0, sizeof *a);
+    cli_opt_iter it;
+    cli_opt_init(&it, argc, argv, 0);
     const char *pos;
-    int kind;
-    while ((kind = next_arg(&it, &pos)) != ARG_END) {
-        if (kind == ARG_POSITIONAL) {
-            snprintf(err, errlen, "submit takes no argument \"%s\": give the text with an "
-                                  "option such as --problem", pos);
-            goto fail;
+    enum cli_arg kind;
+    int npos = 0;
+    while ((kind = cli_opt_next(&it, &pos)) != CLI_ARG_END) {
+        if (kind == CLI_ARG_POSITIONAL) {
+            if (set_positional(g, npos++, pos, a, err, errlen) != 0)
+                return CLI_PARSE_ERROR;
+            continue;
         }
-        if (is_help(&it)) {
-            cli_submit_destroy(&s);
+        if (cli_opt_is_help(&it))
             return CLI_PARSE_HELP;
-        }
-        if (set_submit_option(s, &it, json, err, errlen) != 0)
-            goto fail;
-    }
-    if (s->contact.external_id == NULL || s->contact.external_id[0] == '\0') {
-        cli_make_external_id(s->external_id, sizeof s->external_id);
-        s->contact.external_id = s->external_id;
-        s->generated = true;
-    }
-    if (s->has_account)
-        s->contact.account = &s->account;
-    if (s->has_location)
-        s->contact.location = &s->location;
-    *out = s;
-    return CLI_PARSE_OK;
-fail:
-    cli_submit_destroy(&s);
-    return CLI_PARSE_ERROR;
-}
-
-/* --- show, list, watch --- */
-
-enum cli_parse cli_show_parse(int argc, char **argv, int64_t *id, bool *json, char *err,
-                              size_t errlen)
-{
-    opt_iter it = {.argc = argc, .argv = argv};
-    const char *pos;
-    int kind;
-    bool have = false;
-    while ((kind = next_arg(&it, &pos)) != ARG_END) {
-        if (kind == ARG_POSITIONAL) {
-            if (have) {
-                snprintf(err, errlen, "show takes one ticket id, not also \"%s\"", pos);
-                return CLI_PARSE_ERROR;
-            }
-            if (parse_number("ID", pos, 1, INT64_MAX, id, err, errlen) != 0)
-                return CLI_PARSE_ERROR;
-            have = true;
-        } else if (is_help(&it)) {
-            return CLI_PARSE_HELP;
-        } else if (is(&it, "--json")) {
-            if (no_value(&it, err, errlen) != 0)
-                return CLI_PARSE_ERROR;
-            *json = true;
-        } else {
-            return unknown(&it, "show", err, errlen);
-        }
-    }
-    if (!have) {
-        snprintf(err, errlen, "show needs a ticket ID: helpdesk show ID");
-        return CLI_PARSE_ERROR;
-    }
-    return CLI_PARSE_OK;
-}
-
-static int list_option(opt_iter *it, HdListTickets *lt, char *err, size_t errlen)
-{
-    const char *v;
-    int64_t n;
-    if (is(it, "--limit")) {
-        if (number_value(it, 1, 1000, &n, err, errlen) != 0)
-            return -1;
-        lt->limit = (uint32_t)n;
-        return 0;
-    }
-    if (take_value(it, &v, err, errlen) != 0)
-        return -1;
-    if (is(it, "--queue")) {
-        lt->queue = (char *)v;
-    } else if (is(it, "--status")) {
-        if (hd_status_parse(v, &lt->status) != 0) {
-            snprintf(err, errlen,
-                     "--status: \"%s\" is not one of new, triaged, queued, in_progress, "
-                     "waiting_customer, resolved, closed, reopened",
-                     v);
-            return -1;
-        }
-    } else if (hd_priority_parse(v, &lt->priority) != 0) {
-        snprintf(err, errlen, "--priority: \"%s\" is not one of P1, P2, P3, P4", v);
-        return -1;
-    }
-    return 0;
-}
-
-enum cli_parse cli_list_parse(int argc, char **argv, HdListTickets *lt, bool *json, char *err,
-                              size_t errlen)
-{
-    helpdesk__v1__list_tickets__init(lt);
-    opt_iter it = {.argc = argc, .argv = argv};
-    const char *pos;
-    int kind;
-    while ((kind = next_arg(&it, &pos)) != ARG_END) {
-        if (kind == ARG_POSITIONAL) {
-            snprintf(err, errlen, "list takes no argument \"%s\"; filter with --queue, "
-                                  "--status, --priority", pos);
+        const opt_def *d = find_opt(&it);
+        if (d == NULL || !(g->options & d->bit)) {
+            (void)cli_opt_unknown(&it, g->name, err, errlen);
             return CLI_PARSE_ERROR;
         }
-        if (is_help(&it))
-            return CLI_PARSE_HELP;
-        if (is(&it, "--json")) {
-            if (no_value(&it, err, errlen) != 0)
-                return CLI_PARSE_ERROR;
-            *json = true;
-        } else if (is(&it, "--queue") || is(&it, "--status") || is(&it, "--priority") ||
-                   is(&it, "--limit")) {
-            if (list_option(&it, lt, err, errlen) != 0)
-                return CLI_PARSE_ERROR;
-        } else {
-            return unknown(&it, "list", err, errlen);
-        }
+        if (set_option(d, g, &it, a, err, errlen) != 0)
+            return CLI_PARSE_ERROR;
     }
-    return CLI_PARSE_OK;
+    a->json = json || (a->given & CLI_O_JSON);
+    return check_required(g, a, npos, err, errlen) == 0 ? CLI_PARSE_OK : CLI_PARSE_ERROR;
 }
 
-enum cli_parse cli_watch_parse(int argc, char **argv, cli_watch_opts *w, bool *json, char *err,
-                               size_t errlen)
+const char *cli_actor(const char *agent_opt, const char *hd_agent, const char *user)
 {
-    memset(w, 0, sizeof *w);
-    opt_iter it = {.argc = argc, .argv = argv};
-    const char *pos;
-    int kind;
-    while ((kind = next_arg(&it, &pos)) != ARG_END) {
-        int rc = 0;
-        if (kind == ARG_POSITIONAL) {
-            snprintf(err, errlen, "watch takes no argument \"%s\"", pos);
-            return CLI_PARSE_ERROR;
-        }
-        if (is_help(&it))
-            return CLI_PARSE_HELP;
-        if (is(&it, "--json")) {
-            rc = no_value(&it, err, errlen);
-            *json = true;
-        } else if (is(&it, "--from")) {
-            rc = number_value(&it, 0, INT64_MAX, &w->from, err, errlen);
-            w->has_from = true;
-        } else if (is(&it, "--count")) {
-            rc = number_value(&it, 1, INT64_MAX, &w->count, err, errlen);
-        } else {
-            return unknown(&it, "watch", err, errlen);
-        }
-        if (rc != 0)
-            return CLI_PARSE_ERROR;
-    }
-    return CLI_PARSE_OK;
+    const char *const order[] = {agent_opt, hd_agent, user};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (order[i] && order[i][0])
+            return order[i];
+    return NULL;
 }

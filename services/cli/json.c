@@ -1,6 +1,7 @@
 #include "json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,18 @@ void cli_json_uint(cli_json *j, uint64_t v)
 {
     char num[32];
     snprintf(num, sizeof num, "%" PRIu64, v);
+    separate(j);
+    puts_(j, num);
+}
+
+void cli_json_double(cli_json *j, double v)
+{
+    if (!isfinite(v)) {
+        cli_json_null(j);
+        return;
+    }
+    char num[32];
+    snprintf(num, sizeof num, "%.6g", v);
     separate(j);
     puts_(j, num);
 }

@@ -25,6 +25,8 @@ void cli_json_string(cli_json *j, const char *s);
 void cli_json_int(cli_json *j, int64_t v);
 void cli_json_uint(cli_json *j, uint64_t v);
 void cli_json_bool(cli_json *j, bool v);
+/* A number with 6 significant digits; NaN and infinities write null. */
+void cli_json_double(cli_json *j, double v);
 void cli_json_null(cli_json *j);
 
 /* Key and value in one call. */
