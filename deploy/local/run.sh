@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The embedded default (`make run`): a private PostgreSQL under var/pg (unless HD_DATABASE_URL
-# names an existing one), then hd-store, hd-intake, hd-prioritizer and hd-router with
+# names an existing one), then hd-store, hd-intake, hd-prioritizer, hd-router,
+# hd-escalation-timer and hd-notifier with
 # deploy/local/helpdesk.yaml, in the foreground until Ctrl-C or SIGTERM, which stops the
 # services and then PostgreSQL. If a service dies, everything is stopped.
 #   deploy/local/run.sh BIN_DIR
@@ -15,7 +16,7 @@ cd "$repo" || exit 1
 config=${HD_CONFIG:-deploy/local/helpdesk.yaml}
 pg_port=${HD_PG_PORT:-55432}
 logdir=var/log
-services=(hd-store hd-intake hd-prioritizer hd-router)
+services=(hd-store hd-intake hd-prioritizer hd-router hd-escalation-timer hd-notifier)
 declare -A pid=()
 own_pg=0
 tail_pid=""
@@ -52,7 +53,7 @@ stop_all() {
     stopping=1
     local s
     # the front door first, the store (which the others talk to) last
-    for s in hd-intake hd-prioritizer hd-router hd-store; do
+    for s in hd-intake hd-notifier hd-escalation-timer hd-prioritizer hd-router hd-store; do
         stop_one "$s"
     done
     if [ $own_pg = 1 ]; then
@@ -129,6 +130,8 @@ run: the help desk is running (logs in $logdir/, shown below). Ctrl-C stops ever
   hd-store        $(ready_line hd-store)
   hd-prioritizer  $(ready_line hd-prioritizer)
   hd-router       $(ready_line hd-router)
+  hd-escalation-timer $(ready_line hd-escalation-timer)
+  hd-notifier     $(ready_line hd-notifier)
   database        ${HD_DATABASE_URL}
 
 In another terminal:
