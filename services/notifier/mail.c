@@ -1,5 +1,7 @@
 #include "mail.h"
 
+#include "hd/strbuf.h"
+
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -17,48 +19,9 @@
  * stays well inside the 75 characters RFC 2047 allows, and a folded line inside 78. */
 #define WORD_BYTES 39
 
-/* A growing string. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} buf;
-
-static void b_add(buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->s = realloc(b->s, cap);
-        if (b->s == NULL)
-            abort();
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void b_str(buf *b, const char *s)
-{
-    b_add(b, s, strlen(s));
-}
-
-static void b_fmt(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void b_fmt(buf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        b_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static void b_base64(buf *b, const unsigned char *p, size_t n)
+static void b_base64(hd_strbuf *b, const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
@@ -67,8 +30,9 @@ static void b_base64(buf *b, const unsigned char *p, size_t n)
         if (i + 2 < n)
             v |= p[i + 2];
         char q[4] = {B64[(v >> 18) & 63], B64[(v >> 12) & 63],
-                     i + 1 < n ? B64[(v >> 6) & 63] : '=', i + 2 < n ? B64[v & 63] : '='};
-        b_add(b, q, 4);
+                     (char)(i + 1 < n ? B64[(v >> 6) & 63] : '='),
+                     (char)(i + 2 < n ? B64[v & 63] : '=')};
+        hd_strbuf_add(b, q, 4);
     }
 }
 
@@ -87,8 +51,8 @@ static size_t seq_len(unsigned char c)
 char *notif_mail_subject(const char *subject)
 {
     /* One line, no control characters: a subject must never end the header block. */
-    buf clean = {0};
-    b_add(&clean, "", 0);
+    hd_strbuf clean = {0};
+    hd_strbuf_add(&clean, "", 0);
     bool ascii = true;
     for (const unsigned char *p = (const unsigned char *)subject; *p; p++) {
         char c = (char)*p;
@@ -96,12 +60,12 @@ char *notif_mail_subject(const char *subject)
             c = ' ';
         else if (*p >= 0x80)
             ascii = false;
-        b_add(&clean, &c, 1);
+        hd_strbuf_add(&clean, &c, 1);
     }
     if (ascii && clean.len <= 900)
         return clean.s;
-    buf out = {0};
-    b_add(&out, "", 0);
+    hd_strbuf out = {0};
+    hd_strbuf_add(&out, "", 0);
     const unsigned char *p = (const unsigned char *)clean.s;
     size_t i = 0;
     while (i < clean.len) {
@@ -115,10 +79,10 @@ char *notif_mail_subject(const char *subject)
         if (n == 0)
             n = clean.len - i < WORD_BYTES ? clean.len - i : WORD_BYTES; /* broken input */
         if (out.len > 0)
-            b_str(&out, "\r\n ");
-        b_str(&out, "=?UTF-8?B?");
+            hd_strbuf_str(&out, "\r\n ");
+        hd_strbuf_str(&out, "=?UTF-8?B?");
         b_base64(&out, p + i, n);
-        b_str(&out, "?=");
+        hd_strbuf_str(&out, "?=");
         i += n;
     }
     free(clean.s);
@@ -143,7 +107,7 @@ int notif_mail_address(const char *from, char *out, size_t len)
     return 0;
 }
 
-static void date_header(buf *b, int64_t ms)
+static void date_header(hd_strbuf *b, int64_t ms)
 {
     static const char *const DAYS[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -151,13 +115,13 @@ static void date_header(buf *b, int64_t ms)
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    b_fmt(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", DAYS[tm.tm_wday], tm.tm_mday,
+    hd_strbuf_fmt(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", DAYS[tm.tm_wday], tm.tm_mday,
           MONTHS[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Message-ID: stable for a communication, so a retried attempt is recognisably the same
  * message. The key's "/" and anything unusual become ".". */
-static void message_id(buf *b, const notif_mail *m)
+static void message_id(hd_strbuf *b, const notif_mail *m)
 {
     char addr[256], local[160];
     const char *domain = "helpdesk.invalid";
@@ -172,7 +136,7 @@ static void message_id(buf *b, const notif_mail *m)
                                 : '.');
     }
     local[n] = '\0';
-    b_fmt(b, "Message-ID: <helpdesk.%s.%lld@%s>\r\n", local, (long long)m->ticket_id, domain);
+    hd_strbuf_fmt(b, "Message-ID: <helpdesk.%s.%lld@%s>\r\n", local, (long long)m->ticket_id, domain);
 }
 
 static bool body_fits_8bit(const char *body)
@@ -190,56 +154,56 @@ static bool body_fits_8bit(const char *body)
 }
 
 /* The body with CRLF line ends, ending with CRLF. */
-static void body_crlf(buf *b, const char *body)
+static void body_crlf(hd_strbuf *b, const char *body)
 {
     size_t start = b->len;
     for (const char *p = body; *p; p++) {
         if (*p == '\r')
             continue;
         if (*p == '\n')
-            b_add(b, "\r\n", 2);
+            hd_strbuf_add(b, "\r\n", 2);
         else
-            b_add(b, p, 1);
+            hd_strbuf_add(b, p, 1);
     }
     if (b->len == start || b->s[b->len - 1] != '\n')
-        b_add(b, "\r\n", 2);
+        hd_strbuf_add(b, "\r\n", 2);
 }
 
 char *notif_mail_build(const notif_mail *m)
 {
-    buf b = {0};
-    b_add(&b, "", 0);
+    hd_strbuf b = {0};
+    hd_strbuf_add(&b, "", 0);
     char *subject = notif_mail_subject(m->subject ? m->subject : "");
-    b_fmt(&b, "From: %s\r\n", m->from);
-    b_fmt(&b, "To: %s\r\n", m->to);
-    b_str(&b, "Subject: ");
-    b_str(&b, subject);
-    b_str(&b, "\r\n");
+    hd_strbuf_fmt(&b, "From: %s\r\n", m->from);
+    hd_strbuf_fmt(&b, "To: %s\r\n", m->to);
+    hd_strbuf_str(&b, "Subject: ");
+    hd_strbuf_str(&b, subject);
+    hd_strbuf_str(&b, "\r\n");
     free(subject);
     date_header(&b, m->date_ms);
     message_id(&b, m);
-    b_str(&b, "MIME-Version: 1.0\r\n");
-    b_str(&b, "Content-Type: text/plain; charset=UTF-8\r\n");
+    hd_strbuf_str(&b, "MIME-Version: 1.0\r\n");
+    hd_strbuf_str(&b, "Content-Type: text/plain; charset=UTF-8\r\n");
     if (m->language && m->language[0])
-        b_fmt(&b, "Content-Language: %s\r\n", m->language);
+        hd_strbuf_fmt(&b, "Content-Language: %s\r\n", m->language);
     if (m->key && m->key[0])
-        b_fmt(&b, "X-Helpdesk-Key: %s\r\n", m->key);
-    b_fmt(&b, "X-Helpdesk-Ticket: %lld\r\n", (long long)m->ticket_id);
+        hd_strbuf_fmt(&b, "X-Helpdesk-Key: %s\r\n", m->key);
+    hd_strbuf_fmt(&b, "X-Helpdesk-Ticket: %lld\r\n", (long long)m->ticket_id);
     const char *body = m->body ? m->body : "";
     if (body_fits_8bit(body)) {
-        b_str(&b, "Content-Transfer-Encoding: 8bit\r\n\r\n");
+        hd_strbuf_str(&b, "Content-Transfer-Encoding: 8bit\r\n\r\n");
         body_crlf(&b, body);
     } else {
-        b_str(&b, "Content-Transfer-Encoding: base64\r\n\r\n");
-        buf crlf = {0};
-        b_add(&crlf, "", 0);
+        hd_strbuf_str(&b, "Content-Transfer-Encoding: base64\r\n\r\n");
+        hd_strbuf crlf = {0};
+        hd_strbuf_add(&crlf, "", 0);
         body_crlf(&crlf, body);
-        buf enc = {0};
-        b_add(&enc, "", 0);
+        hd_strbuf enc = {0};
+        hd_strbuf_add(&enc, "", 0);
         b_base64(&enc, (const unsigned char *)crlf.s, crlf.len);
         for (size_t i = 0; i < enc.len; i += 76) {
-            b_add(&b, enc.s + i, enc.len - i < 76 ? enc.len - i : 76);
-            b_add(&b, "\r\n", 2);
+            hd_strbuf_add(&b, enc.s + i, enc.len - i < 76 ? enc.len - i : 76);
+            hd_strbuf_add(&b, "\r\n", 2);
         }
         free(crlf.s);
         free(enc.s);
@@ -249,63 +213,63 @@ char *notif_mail_build(const notif_mail *m)
 
 void notif_json_string(char **out, size_t *len, const char *s)
 {
-    buf b = {.s = *out, .len = *len, .cap = *out ? *len + 1 : 0};
-    b_add(&b, "\"", 1);
+    hd_strbuf b = {.s = *out, .len = *len, .cap = *out ? *len + 1 : 0};
+    hd_strbuf_add(&b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         switch (*p) {
         case '"':
-            b_str(&b, "\\\"");
+            hd_strbuf_str(&b, "\\\"");
             break;
         case '\\':
-            b_str(&b, "\\\\");
+            hd_strbuf_str(&b, "\\\\");
             break;
         case '\n':
-            b_str(&b, "\\n");
+            hd_strbuf_str(&b, "\\n");
             break;
         case '\r':
-            b_str(&b, "\\r");
+            hd_strbuf_str(&b, "\\r");
             break;
         case '\t':
-            b_str(&b, "\\t");
+            hd_strbuf_str(&b, "\\t");
             break;
         default:
             if (*p < 0x20)
-                b_fmt(&b, "\\u%04x", *p);
+                hd_strbuf_fmt(&b, "\\u%04x", *p);
             else
-                b_add(&b, (const char *)p, 1); /* UTF-8 goes through as is */
+                hd_strbuf_add(&b, (const char *)p, 1); /* UTF-8 goes through as is */
         }
     }
-    b_add(&b, "\"", 1);
+    hd_strbuf_add(&b, "\"", 1);
     *out = b.s;
     *len = b.len;
 }
 
-static void json_field(buf *b, const char *name, const char *value)
+static void json_field(hd_strbuf *b, const char *name, const char *value)
 {
-    b_fmt(b, "%s\"%s\":", b->len > 1 ? "," : "", name);
+    hd_strbuf_fmt(b, "%s\"%s\":", b->len > 1 ? "," : "", name);
     notif_json_string(&b->s, &b->len, value);
     b->cap = b->len + 1; /* notif_json_string grew it; be conservative about its capacity */
 }
 
 char *notif_webhook_json(const notif_webhook_doc *d)
 {
-    buf b = {0};
-    b_add(&b, "{", 1);
+    hd_strbuf b = {0};
+    hd_strbuf_add(&b, "{", 1);
     json_field(&b, "key", d->key);
     json_field(&b, "kind", d->kind);
     json_field(&b, "event_kind", d->event_kind);
-    b_fmt(&b, ",\"ticket_id\":%lld,\"event_seq\":%lld,\"at\":%lld,\"attempt\":%u",
+    hd_strbuf_fmt(&b, ",\"ticket_id\":%lld,\"event_seq\":%lld,\"at\":%lld,\"attempt\":%u",
           (long long)d->ticket_id, (long long)d->event_seq, (long long)d->at, d->attempt);
-    b_str(&b, ",\"tickets\":[");
+    hd_strbuf_str(&b, ",\"tickets\":[");
     for (size_t i = 0; i < d->n_tickets; i++)
-        b_fmt(&b, "%s%lld", i ? "," : "", (long long)d->tickets[i]);
-    b_str(&b, "]");
+        hd_strbuf_fmt(&b, "%s%lld", i ? "," : "", (long long)d->tickets[i]);
+    hd_strbuf_str(&b, "]");
     json_field(&b, "audience", d->audience);
     json_field(&b, "recipient", d->recipient);
     json_field(&b, "language", d->language);
     json_field(&b, "subject", d->subject);
     json_field(&b, "body", d->body);
-    b_str(&b, "}");
+    hd_strbuf_str(&b, "}");
     return b.s;
 }
 

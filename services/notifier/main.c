@@ -358,7 +358,7 @@ static int deliver(app *a, const event_ctx *e, const notif_comm *c, const notif_
     const char *tag = c->internal ? a->staff_lang
                                   : (e->t->customer ? e->t->customer->language : "");
     const char *lang = notif_templates_language(a->tmpl, tag);
-    notif_vars v;
+    notif_vars v = {0};
     notif_vars_fill(&v, lang, e->ev, e->t, e->ids, e->n_ids, a->satisfaction_url);
     job *j = calloc(1, sizeof *j);
     if (j == NULL)

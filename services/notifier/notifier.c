@@ -174,8 +174,8 @@ void notif_interval_text(const char *lang, int64_t ms, char *buf, size_t len)
         min = 1; /* test configurations use seconds; "1 minute" reads better than "0" */
     int64_t n = min;
     const char *const *w = u->minute;
-    if (min % (24 * 60) == 0) {
-        n = min / (24 * 60);
+    if (min % ((int64_t)24 * 60) == 0) {
+        n = min / ((int64_t)24 * 60);
         w = u->day;
     } else if (min % 60 == 0) {
         n = min / 60;

@@ -1,5 +1,7 @@
 #include "template.h"
 
+#include "hd/strbuf.h"
+
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@ static const char *const KINDS[] = {"ack",       "update",          "reply",   "
                                     "escalated_internal", "breach_internal", "resolved"};
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 /* A template is a short letter; anything bigger is a mistake in the file. */
-#define MAX_TEMPLATE_BYTES (64 * 1024)
+#define MAX_TEMPLATE_BYTES ((size_t)64 * 1024)
 
 typedef struct {
     char *subject; /* NULL: this language has no such template */
@@ -173,28 +175,6 @@ const char *notif_templates_language(const notif_templates *t, const char *tag)
     return LANGS[li];
 }
 
-/* A growing string. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->s = realloc(b->s, cap);
-        if (b->s == NULL)
-            abort();
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
 static const notif_var *find_var(const notif_var *vars, size_t n, const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++)
@@ -204,34 +184,34 @@ static const notif_var *find_var(const notif_var *vars, size_t n, const char *na
 }
 
 /* Renders one line (without its line end) into b. False when a placeholder in it was empty. */
-static bool render_line(sbuf *b, const char *line, size_t len, const notif_var *vars, size_t n)
+static bool render_line(hd_strbuf *b, const char *line, size_t len, const notif_var *vars, size_t n)
 {
     bool complete = true;
     size_t i = 0;
     while (i < len) {
         const char *open = memmem(line + i, len - i, "{{", 2);
         if (open == NULL) {
-            sb_add(b, line + i, len - i);
+            hd_strbuf_add(b, line + i, len - i);
             break;
         }
         size_t at = (size_t)(open - line);
         const char *close = memmem(line + at + 2, len - at - 2, "}}", 2);
         if (close == NULL) {
-            sb_add(b, line + i, len - i);
+            hd_strbuf_add(b, line + i, len - i);
             break;
         }
-        sb_add(b, line + i, at - i);
+        hd_strbuf_add(b, line + i, at - i);
         const char *name = line + at + 2;
         size_t nlen = (size_t)(close - name);
         const notif_var *v = find_var(vars, n, name, nlen);
         size_t end = (size_t)(close - line) + 2;
         if (v == NULL) {
-            sb_add(b, line + at, end - at); /* unknown: keep it visible */
+            hd_strbuf_add(b, line + at, end - at); /* unknown: keep it visible */
         } else {
             const char *val = v->value ? v->value : "";
             if (val[0] == '\0')
                 complete = false;
-            sb_add(b, val, strlen(val));
+            hd_strbuf_add(b, val, strlen(val));
         }
         i = end;
     }
@@ -240,19 +220,19 @@ static bool render_line(sbuf *b, const char *line, size_t len, const notif_var *
 
 char *notif_render_text(const char *text, const notif_var *vars, size_t n_vars)
 {
-    sbuf out = {0};
-    sb_add(&out, "", 0);
+    hd_strbuf out = {0};
+    hd_strbuf_add(&out, "", 0);
     const char *p = text;
     while (*p) {
         size_t len = strcspn(p, "\n");
-        sbuf line = {0};
-        sb_add(&line, "", 0);
+        hd_strbuf line = {0};
+        hd_strbuf_add(&line, "", 0);
         bool keep = render_line(&line, p, len, vars, n_vars);
         bool has_nl = p[len] == '\n';
         if (keep) {
-            sb_add(&out, line.s, line.len);
+            hd_strbuf_add(&out, line.s, line.len);
             if (has_nl)
-                sb_add(&out, "\n", 1);
+                hd_strbuf_add(&out, "\n", 1);
         }
         free(line.s);
         p += len + (has_nl ? 1 : 0);
@@ -270,8 +250,10 @@ int notif_render(const notif_templates *t, const char *tag, const char *kind,
     const tmpl *m = &t->t[li][ki];
     if (m->subject == NULL)
         m = &t->t[0][ki];
-    sbuf s = {0};
-    sb_add(&s, "", 0);
+    if (m->subject == NULL) /* loading refuses an incomplete English set; never trust it here */
+        return -1;
+    hd_strbuf s = {0};
+    hd_strbuf_add(&s, "", 0);
     (void)render_line(&s, m->subject, strlen(m->subject), vars, n_vars);
     *subject = s.s;
     *body = notif_render_text(m->body, vars, n_vars);

@@ -120,7 +120,7 @@ static HdTicketDetail *detail_of(HdTicket *t, const store_events *evs, size_t ma
     helpdesk__v1__ticket_detail__init(d);
     d->ticket = t;
     d->n_history = evs->n - mark;
-    d->history = d->n_history ? store_zalloc(d->n_history * sizeof *d->history) : NULL;
+    d->history = d->n_history ? store_zalloc(d->n_history * sizeof(HdTicketEvent *)) : NULL;
     for (size_t i = 0; i < d->n_history; i++)
         d->history[i] = store_event_dup(evs->v[mark + i]);
     return d;

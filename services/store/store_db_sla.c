@@ -369,7 +369,7 @@ enum store_db_rc store_db_search(store_db *db, const char *text, int64_t similar
     HdSearchResults *s = store_zalloc(sizeof *s);
     helpdesk__v1__search_results__init(s);
     s->n_hits = (size_t)PQntuples(r);
-    s->hits = s->n_hits ? store_zalloc(s->n_hits * sizeof *s->hits) : NULL;
+    s->hits = s->n_hits ? store_zalloc(s->n_hits * sizeof(HdSearchHit *)) : NULL;
     for (size_t i = 0; i < s->n_hits; i++) {
         HdSearchHit *h = store_zalloc(sizeof *h);
         helpdesk__v1__search_hit__init(h);

@@ -219,7 +219,7 @@ static void test_interval_and_vars(void **state)
     fixture f;
     fx_init(&f, K(RESOLVED));
     f.ev.text = "replaced the router";
-    notif_vars v;
+    notif_vars v = {0};
     notif_vars_fill(&v, "ar", &f.ev, &f.t, ids, 3, "https://desk.example/s/{ticket}?a={ticket}");
     const char *want[][2] = {{"ticket", "31"},
                              {"tickets", "#31, #32, #33"},
