@@ -15,7 +15,7 @@
 typedef struct {
     char rules_path[1024];
     prio_rules *rules;
-    prio_sla sla;
+    hd_sla sla;
     prio_decision decision; /* the result in flight points here */
 } app;
 
@@ -68,7 +68,7 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t
     snprintf(a->rules_path, sizeof a->rules_path, "%s", rules);
     if (hd_config_int(cfg, "prioritizer.credit", 1, 10000, credit, err, sizeof err) != 0 ||
         hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, hb, err, sizeof err) != 0 ||
-        prio_sla_from_config(&a->sla, cfg, err, sizeof err) != 0) {
+        hd_sla_from_config(&a->sla, cfg, err, sizeof err) != 0) {
         hd_log_clean(err);
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;

@@ -159,56 +159,9 @@ Helpdesk__V1__Priority prio_rules_default(const prio_rules *r)
     return r->fallback;
 }
 
-/* ---- SLA -------------------------------------------------------------------------------- */
-
-void prio_sla_defaults(prio_sla *sla)
-{
-    static const prio_sla_targets def[5] = {
-        {0, 0, 0, 0, 0},
-        {900, 1800, 14400, 1800, 7200},
-        {3600, 7200, 28800, 7200, 18000},
-        {28800, 86400, 432000, 172800, 345600},
-        {172800, 604800, 1209600, 604800, 1036800},
-    };
-    memcpy(sla->p, def, sizeof def);
-}
-
-int prio_sla_from_config(prio_sla *sla, const hd_config *cfg, char *err, size_t errlen)
-{
-    prio_sla_defaults(sla);
-    static const char *const names[] = {"first_response", "update_interval", "resolution",
-                                        "tier2_after", "tier3_after"};
-    for (int p = 1; p <= 4; p++) {
-        int64_t *f[] = {&sla->p[p].first_response, &sla->p[p].update_interval,
-                        &sla->p[p].resolution, &sla->p[p].tier2_after, &sla->p[p].tier3_after};
-        for (size_t i = 0; i < 5; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "sla.P%d.%s", p, names[i]);
-            /* Up to ten years: a larger value is a typo, and it keeps ms sums far from overflow. */
-            if (hd_config_int(cfg, key, 1, 315360000, f[i], err, errlen) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
-void prio_sla_deadlines(const prio_sla *sla, Helpdesk__V1__Priority p, int64_t created_ms,
-                        HdSlaDeadlines *out)
-{
-    helpdesk__v1__sla_deadlines__init(out);
-    if ((int)p < 1 || (int)p > 4)
-        return;
-    const prio_sla_targets *s = &sla->p[p];
-    out->first_response_due = created_ms + s->first_response * 1000;
-    out->update_interval_ms = s->update_interval * 1000;
-    out->resolution_due = created_ms + s->resolution * 1000;
-    out->tier2_escalation_due = created_ms + s->tier2_after * 1000;
-    out->tier3_escalation_due = created_ms + s->tier3_after * 1000;
-}
-
 /* ---- deciding --------------------------------------------------------------------------- */
 
-void prio_decide(const prio_rules *r, const prio_sla *sla, const HdTicket *t, int64_t now_ms,
+void prio_decide(const prio_rules *r, const hd_sla *sla, const HdTicket *t, int64_t now_ms,
                  prio_decision *d)
 {
     helpdesk__v1__prioritize_result__init(&d->pb);
@@ -232,6 +185,7 @@ void prio_decide(const prio_rules *r, const prio_sla *sla, const HdTicket *t, in
     }
     d->pb.priority = p;
     d->pb.rule = d->rule;
-    prio_sla_deadlines(sla, p, t->created_at > 0 ? t->created_at : now_ms, &d->sla);
+    helpdesk__v1__sla_deadlines__init(&d->sla);
+    hd_sla_deadlines(sla, p, t->created_at > 0 ? t->created_at : now_ms, &d->sla);
     d->pb.sla = &d->sla;
 }

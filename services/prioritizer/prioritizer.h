@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "hd/config.h"
+#include "hd/sla.h"
 #include "hd/proto.h"
 #include "hd/yaml.h"
 
@@ -42,27 +43,6 @@ size_t prio_rules_count(const prio_rules *r);
 Helpdesk__V1__Priority prio_rules_default(const prio_rules *r);
 
 /* SLA targets in seconds per priority, indexed by the Priority value (1..4). */
-typedef struct {
-    int64_t first_response;
-    int64_t update_interval;
-    int64_t resolution;
-    int64_t tier2_after;
-    int64_t tier3_after;
-} prio_sla_targets;
-
-typedef struct {
-    prio_sla_targets p[5];
-} prio_sla;
-
-/* The defaults of shared/DESIGN.md (P1 900/1800/14400/1800/7200 ...). */
-void prio_sla_defaults(prio_sla *sla);
-/* Defaults overridden by sla.P1.first_response ... sla.P4.tier3_after from cfg (and the
- * environment). -1 with the offending key in err. */
-__attribute__((warn_unused_result)) int prio_sla_from_config(prio_sla *sla, const hd_config *cfg,
-                                                             char *err, size_t errlen);
-/* Deadlines for priority p of a ticket created at created_ms. */
-void prio_sla_deadlines(const prio_sla *sla, Helpdesk__V1__Priority p, int64_t created_ms,
-                        HdSlaDeadlines *out);
 
 /* A decision with its own storage: pb points into it. */
 typedef struct {
@@ -74,7 +54,7 @@ typedef struct {
 /* Decides the priority of t: the first matching rule, else the matrix, else the default.
  * The rule is the rule's name, "matrix:<impact>/<urgency>" or "default". Deadlines count from
  * t->created_at, or from now_ms when the ticket has none. */
-void prio_decide(const prio_rules *r, const prio_sla *sla, const HdTicket *t, int64_t now_ms,
+void prio_decide(const prio_rules *r, const hd_sla *sla, const HdTicket *t, int64_t now_ms,
                  prio_decision *d);
 
 #endif

@@ -32,7 +32,7 @@ typedef struct {
     const char *database_url;
     int64_t lease_ms;
     int64_t heartbeat_ms;
-    store_sla sla;
+    hd_sla sla;
 } settings;
 
 typedef struct {
@@ -59,7 +59,7 @@ static int load_settings(const hd_config *cfg, settings *s, char *err, size_t er
     s->heartbeat_ms = 1000;
     if (hd_config_int(cfg, "store.lease_ms", 10, 86400000, &s->lease_ms, err, errlen) != 0 ||
         hd_config_int(cfg, "store.heartbeat_ms", 10, 600000, &s->heartbeat_ms, err, errlen) != 0 ||
-        store_sla_from_config(&s->sla, cfg, err, errlen) != 0)
+        hd_sla_from_config(&s->sla, cfg, err, errlen) != 0)
         return -1;
     if (s->database_url == NULL || s->database_url[0] == '\0') {
         snprintf(err, errlen,

@@ -62,37 +62,6 @@ void store_outcome_clear(store_outcome *o)
     o->escalate = false;
 }
 
-void store_sla_defaults(store_sla *sla)
-{
-    static const store_sla_targets def[5] = {
-        {0, 0, 0, 0, 0},
-        {900, 1800, 14400, 1800, 7200},
-        {3600, 7200, 28800, 7200, 18000},
-        {28800, 86400, 432000, 172800, 345600},
-        {172800, 604800, 1209600, 604800, 1036800},
-    };
-    memcpy(sla->p, def, sizeof def);
-}
-
-int store_sla_from_config(store_sla *sla, const hd_config *cfg, char *err, size_t errlen)
-{
-    store_sla_defaults(sla);
-    static const char *const names[] = {"first_response", "update_interval", "resolution",
-                                        "tier2_after", "tier3_after"};
-    for (int p = 1; p <= 4; p++) {
-        int64_t *f[] = {&sla->p[p].first_response, &sla->p[p].update_interval,
-                        &sla->p[p].resolution, &sla->p[p].tier2_after, &sla->p[p].tier3_after};
-        for (size_t i = 0; i < 5; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "sla.P%d.%s", p, names[i]);
-            /* The prioritizer's bounds, so both read the same values. */
-            if (hd_config_int(cfg, key, 1, 315360000, f[i], err, errlen) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
 void store_set_str(char **field, const char *v)
 {
     if (*field && *field != protobuf_c_empty_string)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hd/codec.h"
+#include "hd/sla.h"
 #include "hd/config.h"
 
 /* Short names for the action messages hd/proto.h does not name (identical typedefs are fine
@@ -51,19 +52,6 @@ typedef struct {
 /* Frees the events; the outcome is empty afterwards. */
 void store_outcome_clear(store_outcome *o);
 
-/* SLA targets in seconds per priority (index 1..4): the same sla.* config as the prioritizer,
- * used to recompute deadlines on re-prioritization. */
-typedef struct {
-    int64_t first_response, update_interval, resolution, tier2_after, tier3_after;
-} store_sla_targets;
-typedef struct {
-    store_sla_targets p[5];
-} store_sla;
-void store_sla_defaults(store_sla *sla);
-/* Defaults overridden by sla.P<n>.<target> of the config. 0, or -1 with err set. */
-__attribute__((warn_unused_result)) int store_sla_from_config(store_sla *sla,
-                                                              const hd_config *cfg, char *err,
-                                                              size_t errlen);
 
 /* ---- the lifecycle ---- */
 
@@ -86,7 +74,7 @@ __attribute__((warn_unused_result)) int store_check_action(const HdTicketAction 
  * sla may be NULL (re-prioritization then keeps the deadlines). -1 with
  * ERROR_ILLEGAL_TRANSITION in err when the lifecycle forbids it; t and o unchanged then. */
 __attribute__((warn_unused_result)) int store_apply_action(HdTicket *t, const HdTicketAction *a,
-                                                           const store_sla *sla, int64_t now_ms,
+                                                           const hd_sla *sla, int64_t now_ms,
                                                            store_outcome *o, hd_error_buf *err);
 /* Ends a pause: every running deadline moves on by now - paused_at; paused_at = 0. */
 void store_resume_clock(HdTicket *t, int64_t now_ms);

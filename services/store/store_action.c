@@ -145,17 +145,12 @@ void store_resume_clock(HdTicket *t, int64_t now_ms)
 }
 
 /* Deadlines for a new priority, from created_at, as the prioritizer computes them. */
-static void recompute_sla(HdTicket *t, const store_sla *sla, int64_t now_ms)
+static void recompute_sla(HdTicket *t, const hd_sla *sla, int64_t now_ms)
 {
     if (sla == NULL || t->sla == NULL || (int)t->priority < 1 || (int)t->priority > 4)
         return;
-    const store_sla_targets *g = &sla->p[t->priority];
     HdSlaDeadlines *d = t->sla;
-    d->first_response_due = t->created_at + g->first_response * 1000;
-    d->update_interval_ms = g->update_interval * 1000;
-    d->resolution_due = t->created_at + g->resolution * 1000;
-    d->tier2_escalation_due = t->created_at + g->tier2_after * 1000;
-    d->tier3_escalation_due = t->created_at + g->tier3_after * 1000;
+    hd_sla_deadlines(sla, t->priority, t->created_at, d);
     if (d->update_interval_ms > 0) {
         t->next_update_due = t->created_at + d->update_interval_ms;
         while (t->next_update_due <= now_ms)
@@ -168,7 +163,7 @@ static void recompute_sla(HdTicket *t, const store_sla *sla, int64_t now_ms)
 typedef struct {
     HdTicket *t;
     const HdTicketAction *a;
-    const store_sla *sla;
+    const hd_sla *sla;
     int64_t now;
     store_outcome *o;
 } act_ctx;
@@ -314,7 +309,7 @@ static void dispatch_action(act_ctx *c)
     }
 }
 
-int store_apply_action(HdTicket *t, const HdTicketAction *a, const store_sla *sla, int64_t now_ms,
+int store_apply_action(HdTicket *t, const HdTicketAction *a, const hd_sla *sla, int64_t now_ms,
                        store_outcome *o, hd_error_buf *err)
 {
     const char *what = store_action_name(a->action_case);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "hd/codec.h"
+#include "hd/sla.h"
 #include "store.h"
 
 typedef struct store_db store_db;
@@ -76,7 +77,7 @@ store_db_ticket_ids(store_db *db, Helpdesk__V1__Status status, int64_t **ids, si
 
 /* SLA targets for recomputing deadlines on re-prioritization (copied). Without it, a
  * re-prioritization keeps the deadlines. */
-void store_db_set_sla(store_db *db, const store_sla *sla);
+void store_db_set_sla(store_db *db, const hd_sla *sla);
 
 /* One technician action in one transaction: locks the ticket, checks the lifecycle, writes the
  * ticket, its events and any escalation request. *out: the ticket after, with history = the

@@ -24,7 +24,7 @@
     "SELECT id FROM tickets WHERE queue = $1 AND status IN ('queued', 'reopened') "            \
     "ORDER BY priority NULLS LAST, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 
-void store_db_set_sla(store_db *db, const store_sla *sla)
+void store_db_set_sla(store_db *db, const hd_sla *sla)
 {
     db->sla = *sla;
     db->has_sla = true;

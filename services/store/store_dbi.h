@@ -40,7 +40,7 @@ struct store_db {
     int64_t seq_at_begin; /* restored when a transaction rolls back */
     bool broken;
     bool has_sla;
-    store_sla sla; /* for re-prioritization; set by store_db_set_sla */
+    hd_sla sla; /* for re-prioritization; set by store_db_set_sla */
 };
 
 #define MAX_PARAMS 32

@@ -41,8 +41,8 @@ static prio_rules *rules_from(const char *text)
 static void expect(const prio_rules *r, const fixture *f, Helpdesk__V1__Priority p,
                    const char *rule)
 {
-    prio_sla sla;
-    prio_sla_defaults(&sla);
+    hd_sla sla;
+    hd_sla_defaults(&sla);
     prio_decision d;
     prio_decide(r, &sla, &f->t, CREATED + 5, &d);
     assert_string_equal(d.pb.rule, rule);
@@ -274,8 +274,8 @@ static void test_sla_deadlines_from_created_at(void **state)
     prio_rules *r = rules_from("default: P1\n");
     fixture f;
     fx_init(&f);
-    prio_sla sla;
-    prio_sla_defaults(&sla);
+    hd_sla sla;
+    hd_sla_defaults(&sla);
     prio_decision d;
     prio_decide(r, &sla, &f.t, CREATED + 99999, &d);
     assert_int_equal(d.sla.first_response_due, CREATED + 900 * 1000LL);
@@ -291,19 +291,19 @@ static void test_sla_deadlines_from_created_at(void **state)
 
     /* The default table of shared/DESIGN.md, P2..P4. */
     HdSlaDeadlines s;
-    prio_sla_deadlines(&sla, P2, 0, &s);
+    hd_sla_deadlines(&sla, P2, 0, &s);
     assert_int_equal(s.first_response_due, 3600000);
     assert_int_equal(s.update_interval_ms, 7200000);
     assert_int_equal(s.resolution_due, 28800000);
     assert_int_equal(s.tier2_escalation_due, 7200000);
     assert_int_equal(s.tier3_escalation_due, 18000000);
-    prio_sla_deadlines(&sla, P3, 0, &s);
+    hd_sla_deadlines(&sla, P3, 0, &s);
     assert_int_equal(s.first_response_due, 28800000);
     assert_int_equal(s.update_interval_ms, 86400000);
     assert_int_equal(s.resolution_due, 432000000);
     assert_int_equal(s.tier2_escalation_due, 172800000);
     assert_int_equal(s.tier3_escalation_due, 345600000);
-    prio_sla_deadlines(&sla, P4, 0, &s);
+    hd_sla_deadlines(&sla, P4, 0, &s);
     assert_int_equal(s.first_response_due, 172800000);
     assert_int_equal(s.update_interval_ms, 604800000);
     assert_int_equal(s.resolution_due, 1209600000);
@@ -320,14 +320,14 @@ static void test_sla_from_config(void **state)
     hd_config *cfg = hd_config_load(path, err, sizeof err);
     assert_non_null(cfg);
     setenv("HD_SLA_P2_TIER3_AFTER", "77", 1);
-    prio_sla sla;
-    assert_int_equal(prio_sla_from_config(&sla, cfg, err, sizeof err), 0);
+    hd_sla sla;
+    assert_int_equal(hd_sla_from_config(&sla, cfg, err, sizeof err), 0);
     assert_int_equal(sla.p[1].first_response, 60);
     assert_int_equal(sla.p[1].update_interval, 1800); /* untouched keys keep the default */
     assert_int_equal(sla.p[3].resolution, 3600);
     assert_int_equal(sla.p[2].tier3_after, 77);
     setenv("HD_SLA_P4_UPDATE_INTERVAL", "soon", 1);
-    assert_int_equal(prio_sla_from_config(&sla, cfg, err, sizeof err), -1);
+    assert_int_equal(hd_sla_from_config(&sla, cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "sla.P4.update_interval"));
     unsetenv("HD_SLA_P4_UPDATE_INTERVAL");
     unsetenv("HD_SLA_P2_TIER3_AFTER");

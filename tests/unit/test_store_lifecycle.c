@@ -240,8 +240,8 @@ static void test_escalate_and_reprioritize(void **state)
     assert_int_equal(o.to_tier, 4); /* beyond tier 3: the manager */
     assert_int_equal(o.evs.v[0]->kind, EV(ESCALATION_REQUESTED));
     store_outcome_clear(&o);
-    store_sla sla;
-    store_sla_defaults(&sla);
+    hd_sla sla;
+    hd_sla_defaults(&sla);
     HdReprioritize rp = HELPDESK__V1__REPRIORITIZE__INIT;
     rp.priority = HELPDESK__V1__PRIORITY__PRIORITY_P1_ENTERPRISE_FAILURE;
     a = action("alice", A(REPRIORITIZE));
