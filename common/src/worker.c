@@ -410,3 +410,29 @@ int hd_worker_run(const hd_worker_opts *opts, hd_decide_fn decide, void *ctx)
             (unsigned long long)w.reconnects);
     return rc;
 }
+
+int hd_worker_configure(const hd_config *cfg, const char *service, hd_worker_opts *opts,
+                        char *rules_path, size_t cap)
+{
+    char key[64], err[512];
+    snprintf(key, sizeof key, "%s.rules", service);
+    const char *rules = hd_config_str(cfg, key, NULL);
+    if (rules == NULL || rules[0] == '\0') {
+        hd_error("event=config_invalid key=%s error=\"not set: give the path of the %s rules "
+                 "file\"", key, service);
+        return -1;
+    }
+    snprintf(rules_path, cap, "%s", rules);
+    int64_t credit = 32, hb = 1000;
+    snprintf(key, sizeof key, "%s.credit", service);
+    if (hd_config_int(cfg, key, 1, 10000, &credit, err, sizeof err) != 0 ||
+        hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, &hb, err, sizeof err) != 0) {
+        hd_log_clean(err);
+        hd_error("event=config_invalid error=\"%s\"", err);
+        return -1;
+    }
+    opts->endpoint = hd_config_str(cfg, "store.work", HD_DEFAULT_STORE_WORK);
+    opts->credit = (uint32_t)credit;
+    opts->heartbeat_ms = (int)hb;
+    return 0;
+}

@@ -55,28 +55,17 @@ static int reload(void *ctx)
 }
 
 /* Reads everything the stage needs from the config; -1 with the reason logged. */
-static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts, int64_t *credit,
-                     int64_t *hb)
+static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts)
 {
-    char err[512];
-    const char *rules = hd_config_str(cfg, "prioritizer.rules", NULL);
-    if (rules == NULL || rules[0] == '\0') {
-        hd_error("event=config_invalid key=prioritizer.rules error=\"not set: give the path of "
-                 "the priority rules file (HD_PRIORITIZER_RULES)\"");
+    if (hd_worker_configure(cfg, "prioritizer", opts, a->rules_path, sizeof a->rules_path) != 0)
         return -1;
-    }
-    snprintf(a->rules_path, sizeof a->rules_path, "%s", rules);
-    if (hd_config_int(cfg, "prioritizer.credit", 1, 10000, credit, err, sizeof err) != 0 ||
-        hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, hb, err, sizeof err) != 0 ||
-        hd_sla_from_config(&a->sla, cfg, err, sizeof err) != 0) {
+    char err[512];
+    if (hd_sla_from_config(&a->sla, cfg, err, sizeof err) != 0) {
         hd_log_clean(err);
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;
     }
     opts->stages[0] = HELPDESK__V1__STAGE__STAGE_PRIORITIZE;
-    opts->endpoint = hd_config_str(cfg, "store.work", HD_DEFAULT_STORE_WORK);
-    opts->credit = (uint32_t)*credit;
-    opts->heartbeat_ms = (int)*hb;
     opts->reload = reload;
     return 0;
 }
@@ -90,12 +79,11 @@ int main(int argc, char **argv)
         return exit_code;
     app a = {0};
     hd_worker_opts opts = {0};
-    int64_t credit = 32, hb = 1000;
     char name[320];
     hd_worker_name("prioritizer", name, sizeof name);
     opts.worker = name;
     int rc = 1;
-    if (configure(cfg, &a, &opts, &credit, &hb) == 0 && load_rules(&a) == 0)
+    if (configure(cfg, &a, &opts) == 0 && load_rules(&a) == 0)
         rc = hd_worker_run(&opts, decide, &a) == 0 ? 0 : 1;
     prio_rules_destroy(&a.rules);
     hd_config_destroy(&cfg);

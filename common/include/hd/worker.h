@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hd/config.h"
 #include "hd/proto.h"
 
 /* Fills out->result_case and the matching pointer (prioritized, routed, escalated or failed) for
@@ -45,6 +46,14 @@ typedef struct {
 
 /* Writes "<service>@<hostname>:<pid>" into buf. */
 void hd_worker_name(const char *service, char *buf, size_t len);
+
+/* The settings every stage reads the same way: <service>.rules (required; copied into
+ * rules_path), <service>.credit, worker.heartbeat_ms and store.work. Stages, worker name and
+ * reload stay the caller's. -1 with the reason logged (the bad key named). */
+__attribute__((warn_unused_result)) int hd_worker_configure(const hd_config *cfg,
+                                                            const char *service,
+                                                            hd_worker_opts *opts,
+                                                            char *rules_path, size_t cap);
 
 /* Opens the signal descriptor, creates the ZeroMQ context and runs until SIGTERM or SIGINT.
  * Returns 0 after a clean stop (sockets closed), -1 when it could not start (logged). Must be
