@@ -901,3 +901,82 @@ void ht_assert_error(const HdReply *rep, Helpdesk__V1__ErrorCode code, const cha
                  rep->error->field, rep->error->message);
     assert_true(strlen(rep->error->message) > 0); /* a sentence a person can act on */
 }
+
+/* ---------------------------------------------------------------- technician workflow and
+ * escalation (issue 3) */
+
+int ht_write_rules(ht_env *env, const char *priority_rules, const char *routing_rules)
+{
+    if (ht_write_file(env->priority_rules, priority_rules) != 0 ||
+        ht_write_file(env->routing_rules, routing_rules) != 0)
+        return -1;
+    return 0;
+}
+
+ht_proc *ht_start_timer(ht_env *env, const char *const *extra_env)
+{
+    return ht_start_ready(env, "hd-escalation-timer", extra_env);
+}
+
+HdReply *ht_act(ht_env *env, HdTicketAction *action)
+{
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_ACT;
+    req.act = action;
+    return hd_client_call(env->api, &req, 10000);
+}
+
+HdReply *ht_act_ok(ht_env *env, HdTicketAction *action)
+{
+    HdReply *rep = ht_act(env, action);
+    if (rep == NULL)
+        fail_msg("the store did not answer act on ticket %lld", (long long)action->ticket_id);
+    if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR)
+        fail_msg("the store refused act %d on ticket %lld: %s field=%s: %s",
+                 (int)action->action_case, (long long)action->ticket_id,
+                 hd_error_code_name(rep->error->code), rep->error->field, rep->error->message);
+    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_TICKET);
+    return rep;
+}
+
+HdReply *ht_next(ht_env *env, const char *queue, const char *agent)
+{
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    HdNextTicket n = HELPDESK__V1__NEXT_TICKET__INIT;
+    n.queue = (char *)queue;
+    n.agent = (char *)agent;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_NEXT;
+    req.next = &n;
+    return hd_client_call(env->api, &req, 10000);
+}
+
+HdReply *ht_search(ht_env *env, const char *text, int64_t similar_to, uint32_t limit)
+{
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    HdSearchSolutions s = HELPDESK__V1__SEARCH_SOLUTIONS__INIT;
+    s.text = (char *)(text ? text : "");
+    s.similar_to = similar_to;
+    s.limit = limit;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_SEARCH;
+    req.search = &s;
+    return ht_store_call(env, &req);
+}
+
+int64_t ht_last_seq(ht_env *env)
+{
+    HdReply *rep = ht_events_since(env, INT64_MAX / 2, 1);
+    int64_t seq = -1;
+    if (rep && rep->body_case == HELPDESK__V1__REPLY__BODY_EVENTS)
+        seq = rep->events->last_seq;
+    hd_reply_free(rep);
+    return seq;
+}
+
+long ht_count_events(ht_env *env, int64_t ticket_id, const char *kind, const char *where)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld AND kind = '%s'%s%s",
+             (long long)ticket_id, kind, where ? " AND " : "", where ? where : "");
+    return ht_sql_long(env, sql);
+}

@@ -205,4 +205,26 @@ void ht_assert_bytes(const char *got, const char *want);
 /* The reply is an error with this code and field, with a message a person can act on. */
 void ht_assert_error(const HdReply *rep, Helpdesk__V1__ErrorCode code, const char *field);
 
+/* ---------------------------------------------------------------- technician workflow and
+ * escalation (issue 3) */
+
+/* Writes both rules files of the env (priority and routing) with this text. 0 or -1. */
+int ht_write_rules(ht_env *env, const char *priority_rules, const char *routing_rules);
+/* Starts hd-escalation-timer with the env's config and `extra_env`, ready. NULL otherwise. */
+ht_proc *ht_start_timer(ht_env *env, const char *const *extra_env);
+/* One act{action} on the store api, asked ONCE (an action is not idempotent: a retry could
+ * note twice). The reply (caller frees) or NULL on no answer within 10 s. */
+HdReply *ht_act(ht_env *env, HdTicketAction *action);
+/* act{} that must succeed: fails the test with the store's error otherwise. Caller frees. */
+HdReply *ht_act_ok(ht_env *env, HdTicketAction *action);
+/* next{queue, agent}, asked once. Caller frees the reply; NULL on no answer. */
+HdReply *ht_next(ht_env *env, const char *queue, const char *agent);
+/* search{text, similar_to, limit}. Caller frees the reply; NULL on no answer. */
+HdReply *ht_search(ht_env *env, const char *text, int64_t similar_to, uint32_t limit);
+/* The newest seq of the event log (events_since with a huge after_seq); -1 on error. */
+int64_t ht_last_seq(ht_env *env);
+/* How many events of this kind (hd_event_kind_name, e.g. "escalated") the ticket has, by SQL
+ * over ticket_events, with an optional extra SQL condition (NULL: none); -1 on error. */
+long ht_count_events(ht_env *env, int64_t ticket_id, const char *kind, const char *where);
+
 #endif
