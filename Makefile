@@ -102,6 +102,18 @@ $(O)/tests/e2e_%: tests/e2e/%.c $(TEST_SUPPORT_OBJ) $(LIBHD) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(LIBHD) $(LDLIBS) -lcmocka
 
+$(O)/tests/bench_%: tests/bench/%.c $(TEST_SUPPORT_OBJ) $(LIBHD) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(LIBHD) $(LDLIBS) -lcmocka
+
+# The benchmark (not part of `make test`): release build, its own durable PostgreSQL, the
+# pipeline at 1, 2 and 4 worker replicas, and the PostgreSQL baseline; a table and
+# build/bench/results.json. BENCH_CONTACTS=N to change the load (see tests/bench/bench.c).
+.PHONY: bench
+bench: deps-check
+	@$(MAKE) --no-print-directory SAN=0 O=build/rel bin build/rel/tests/bench_bench
+	@tests/bench/bench.sh build/rel
+
 # The embedded default: a private PostgreSQL under var/ and every service, until Ctrl-C.
 run: deps-check
 	@$(MAKE) --no-print-directory bin
