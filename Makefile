@@ -136,4 +136,10 @@ format:
 clean:
 	rm -rf build
 
+# libFuzzer targets (tests/fuzz/), built with clang from the sources into build/fuzz; FUZZ_SECONDS
+# (default 30) each. Not part of `make test`.
+.PHONY: fuzz
+fuzz: deps-check
+	@tests/fuzz/run.sh
+
 -include $(shell find build -name '*.d' 2>/dev/null)

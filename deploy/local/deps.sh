@@ -7,7 +7,7 @@ quiet=0
 
 PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf-c-dev
           protobuf-compiler libyaml-dev libpq-dev libcmocka-dev libcurl4-openssl-dev postgresql
-          postgresql-client python3 python3-aiosmtpd procps)
+          postgresql-client python3 python3-aiosmtpd procps clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

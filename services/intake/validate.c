@@ -1,6 +1,7 @@
 #include "validate.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -331,6 +332,11 @@ static int check_problems(const HdContact *c, int max_problems, hd_error_buf *er
         if (check_level(p->urgency, i, "urgency", err) != 0 ||
             check_level(p->impact, i, "impact", err) != 0)
             return -1;
+        if (p->users_affected > INT32_MAX) { /* the store keeps it in an integer column */
+            snprintf(path, sizeof path, "problems[%zu].users_affected", i);
+            hd_error_set(err, INVALID, path, "%s is too large: at most %d", path, INT32_MAX);
+            return -1;
+        }
     }
     return 0;
 }

@@ -248,6 +248,12 @@ static void test_problem_summary_required(void **state)
     f->p[1].urgency = HELPDESK__V1__LEVEL__LEVEL_HIGH;
     f->p[0].impact = (Helpdesk__V1__Level)7;
     expect_field(f, "problems[0].impact");
+    f->p[0].impact = HELPDESK__V1__LEVEL__LEVEL_LOW;
+    /* found by fuzz_request: the store keeps users_affected in an integer column */
+    f->p[0].users_affected = (uint32_t)INT32_MAX + 1u;
+    expect_field(f, "problems[0].users_affected");
+    f->p[0].users_affected = (uint32_t)INT32_MAX;
+    expect_ok(f);
 }
 
 static void test_many_scripts_accepted(void **state)
