@@ -140,6 +140,7 @@ clean:
 # (default 30) each. Not part of `make test`.
 .PHONY: fuzz
 fuzz: deps-check
+	@deploy/local/deps.sh --fuzz --quiet
 	@tests/fuzz/run.sh
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -4,10 +4,13 @@
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
+[ "${2:-}" = "--quiet" ] && quiet=1
 
 PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf-c-dev
           protobuf-compiler libyaml-dev libpq-dev libcmocka-dev libcurl4-openssl-dev postgresql
-          postgresql-client python3 python3-aiosmtpd procps clang-14 libclang-rt-14-dev)
+          postgresql-client python3 python3-aiosmtpd procps)
+# `make fuzz` only: deps.sh --fuzz adds them.
+[ "${1:-}" = "--fuzz" ] && PACKAGES+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
