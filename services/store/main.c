@@ -20,7 +20,7 @@
 #include "store_db.h"
 #include "store_dispatch.h"
 
-#define RECV_BATCH 64        /* messages read from one socket before looking at the others */
+#define GROUP_MAX 256        /* requests drained from each socket into one transaction */
 #define DISPATCH_BATCH 256   /* work items sent per loop turn */
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
@@ -47,7 +47,24 @@ typedef struct {
     bool stop;
     int64_t reconnect_at; /* mono ms; 0 when the database is fine */
     int64_t backoff_ms;
+    struct group_item *group; /* GROUP_MAX api + GROUP_MAX work entries */
 } app;
+
+/* One request of a group commit: what it needs from the receive until its reply, which goes
+ * out only after the group's COMMIT. */
+typedef struct group_item {
+    hd_peer peer;
+    HdRequest *req;
+    bool work;               /* a work_result (else an api request) */
+    store_reply rep;         /* api */
+    store_events evs;
+    enum store_db_rc rc;     /* work: the apply's outcome */
+    bool applied;            /* work */
+    bool live;               /* work: its lease was live */
+    Helpdesk__V1__Stage lease_stage;
+    int64_t item;
+    char actor[128];
+} group_item;
 
 static int load_settings(const hd_config *cfg, settings *s, char *err, size_t errlen)
 {
@@ -159,32 +176,30 @@ static void publish_committed(app *a, store_events *evs)
     store_events_clear(evs);
 }
 
-static void serve_api(app *a)
+/* Reads up to GROUP_MAX api requests into g; a malformed one is answered at once. */
+static size_t collect_api(app *a, group_item *g)
 {
-    for (int i = 0; i < RECV_BATCH; i++) {
+    size_t n = 0;
+    for (int i = 0; i < GROUP_MAX; i++) {
         hd_peer peer;
         HdRequest *req = NULL;
         hd_error_buf err;
         enum hd_recv_result r = hd_router_recv(a->api, &peer, &req, &err, ZMQ_DONTWAIT);
         if (r == HD_RECV_NONE)
-            return;
+            break;
         if (r == HD_RECV_BAD) {
             hd_info("event=bad_request socket=api field=%s", err.field);
             if (hd_router_send_error(a->api, &peer, peer.request_id, &err) != 0)
                 hd_warn("event=reply_failed socket=api error=\"%s\"", zmq_strerror(errno));
             continue;
         }
-        store_reply rep;
-        store_events evs = {0};
-        store_reply_init(&rep, req->id);
-        store_api_handle(a->db, req, hd_now_ms(), &rep, &evs);
-        note_db(a);
-        publish_committed(a, &evs);
-        if (hd_router_send(a->api, &peer, &rep.pb) != 0)
-            hd_warn("event=reply_failed socket=api error=\"%s\"", zmq_strerror(errno));
-        store_reply_clear(&rep);
-        hd_request_free(req);
+        group_item *it = &g[n++];
+        memset(it, 0, sizeof *it);
+        it->peer = peer;
+        it->req = req;
+        store_reply_init(&it->rep, req->id);
     }
+    return n;
 }
 
 static void peer_of(const store_worker_key *k, hd_peer *peer)
@@ -287,34 +302,6 @@ static enum store_db_rc apply_db(app *a, const HdWorkResult *res, int64_t *item,
     return rc;
 }
 
-static void apply_result(app *a, const hd_peer *peer, uint64_t id, const HdWorkResult *res,
-                         bool live, Helpdesk__V1__Stage lease_stage, int64_t item,
-                         const char *actor)
-{
-    store_events evs = {0};
-    bool applied = false;
-    if (apply_db(a, res, &item, live, actor, &applied, &evs) != STORE_DB_OK) {
-        note_db(a);
-        if (live)
-            store_dispatch_push_front(a->disp, lease_stage, item);
-        hd_error_buf err;
-        hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
-                     "the database did not answer; the ticket will be dispatched again");
-        reply_work_error(a, peer, id, &err);
-        return;
-    }
-    /* Its lease had expired and it waits to be dispatched again: no need any more (an
-     * escalation is settled, applied or stale). */
-    bool settled = applied || res->stage == HELPDESK__V1__STAGE__STAGE_ESCALATE;
-    if (settled && !live)
-        store_dispatch_unqueue(a->disp, res->stage, item);
-    publish_committed(a, &evs);
-    hd_info("event=result ticket_id=%lld stage=%s worker=\"%s\" lease=%s applied=%s",
-            (long long)res->ticket_id, hd_stage_name(res->stage), actor,
-            live ? "live" : "unknown", applied ? "true" : "false");
-    send_ack(a, peer, id, res, applied);
-}
-
 /* What the result's lease carries: the ticket id, or for an escalation the escalation id
  * (when the lease is live and its ticket is this result's, else 0). */
 static int64_t result_item(const app *a, const HdWorkResult *res)
@@ -329,7 +316,9 @@ static int64_t result_item(const app *a, const HdWorkResult *res)
     return item;
 }
 
-static void on_result(app *a, const hd_peer *peer, const HdRequest *req)
+/* Checks a work_result and answers the ones that need no database (refused, failed); true
+ * when `it` was filled for the group to apply. */
+static bool on_result(app *a, const hd_peer *peer, const HdRequest *req, group_item *it)
 {
     const HdWorkResult *res = req->work_result;
     store_worker_key key;
@@ -348,7 +337,7 @@ static void on_result(app *a, const hd_peer *peer, const HdRequest *req)
         hd_warn("event=result_refused ticket_id=%lld field=%s", res ? (long long)res->ticket_id : 0LL,
                 err.field);
         reply_work_error(a, peer, req->id, &err);
-        return;
+        return false;
     }
     char actor[128];
     const char *known = store_dispatch_worker_name(a->disp, &key);
@@ -361,20 +350,30 @@ static void on_result(app *a, const hd_peer *peer, const HdRequest *req)
         if (live)
             store_dispatch_push(a->disp, lease_stage, item);
         send_ack(a, peer, req->id, res, false);
-        return;
+        return false;
     }
-    apply_result(a, peer, req->id, res, live, lease_stage, item, actor);
+    memset(it, 0, sizeof *it);
+    it->peer = *peer;
+    it->work = true;
+    it->live = live;
+    it->lease_stage = lease_stage;
+    it->item = item;
+    memcpy(it->actor, actor, sizeof actor);
+    return true;
 }
 
-static void serve_work(app *a)
+/* Reads up to GROUP_MAX work messages: work_ready, heartbeats and results that need no
+ * database are handled at once, the others go into g. */
+static size_t collect_work(app *a, group_item *g)
 {
-    for (int i = 0; i < RECV_BATCH; i++) {
+    size_t n = 0;
+    for (int i = 0; i < GROUP_MAX; i++) {
         hd_peer peer;
         HdRequest *req = NULL;
         hd_error_buf err;
         enum hd_recv_result r = hd_router_recv(a->work, &peer, &req, &err, ZMQ_DONTWAIT);
         if (r == HD_RECV_NONE)
-            return;
+            break;
         if (r == HD_RECV_BAD) {
             hd_info("event=bad_request socket=work field=%s", err.field);
             reply_work_error(a, &peer, peer.request_id, &err);
@@ -383,7 +382,12 @@ static void serve_work(app *a)
         switch (req->body_case) {
         case HELPDESK__V1__REQUEST__BODY_WORK_READY: on_ready(a, &peer, req); break;
         case HELPDESK__V1__REQUEST__BODY_HEARTBEAT: on_heartbeat(a, &peer, req); break;
-        case HELPDESK__V1__REQUEST__BODY_WORK_RESULT: on_result(a, &peer, req); break;
+        case HELPDESK__V1__REQUEST__BODY_WORK_RESULT:
+            if (on_result(a, &peer, req, &g[n])) {
+                g[n++].req = req;
+                req = NULL;
+            }
+            break;
         default:
             hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body",
                          "the store's work socket takes work_ready, work_result or heartbeat");
@@ -391,6 +395,100 @@ static void serve_work(app *a)
             break;
         }
         hd_request_free(req);
+    }
+    return n;
+}
+
+/* One request inside the group's transaction, in its own savepoint. */
+static void apply_item(app *a, group_item *it, int64_t now_ms)
+{
+    if (store_db_request_begin(a->db) != 0) {
+        it->rc = STORE_DB_ERROR;
+        return;
+    }
+    if (it->work)
+        it->rc = apply_db(a, it->req->work_result, &it->item, it->live, it->actor, &it->applied,
+                          &it->evs);
+    else
+        store_api_handle(a->db, it->req, now_ms, &it->rep, &it->evs);
+    store_db_request_end(a->db);
+}
+
+static void unavailable(store_reply *rep)
+{
+    store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                      "the database did not answer; retry shortly");
+}
+
+/* After the group's COMMIT (committed) or its failure: publish, queue, reply. */
+static void finish_api(app *a, group_item *it, bool committed)
+{
+    if (!committed || it->rc == STORE_DB_ERROR) {
+        store_events_clear(&it->evs);
+        unavailable(&it->rep);
+    }
+    publish_committed(a, &it->evs);
+    if (hd_router_send(a->api, &it->peer, &it->rep.pb) != 0)
+        hd_warn("event=reply_failed socket=api error=\"%s\"", zmq_strerror(errno));
+    store_reply_clear(&it->rep);
+}
+
+static void finish_work(app *a, group_item *it, bool committed)
+{
+    const HdWorkResult *res = it->req->work_result;
+    if (!committed || it->rc != STORE_DB_OK) {
+        store_events_clear(&it->evs);
+        if (it->live)
+            store_dispatch_push_front(a->disp, it->lease_stage, it->item);
+        hd_error_buf err;
+        hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                     "the database did not answer; the ticket will be dispatched again");
+        reply_work_error(a, &it->peer, it->req->id, &err);
+        return;
+    }
+    /* Its lease had expired and it waits to be dispatched again: no need any more (an
+     * escalation is settled, applied or stale). */
+    bool settled = it->applied || res->stage == HELPDESK__V1__STAGE__STAGE_ESCALATE;
+    if (settled && !it->live)
+        store_dispatch_unqueue(a->disp, res->stage, it->item);
+    publish_committed(a, &it->evs);
+    hd_info("event=result ticket_id=%lld stage=%s worker=\"%s\" lease=%s applied=%s",
+            (long long)res->ticket_id, hd_stage_name(res->stage), it->actor,
+            it->live ? "live" : "unknown", it->applied ? "true" : "false");
+    send_ack(a, &it->peer, it->req->id, res, it->applied);
+}
+
+/* Group commit: everything read from both sockets in this turn runs in ONE transaction (one
+ * fsync), a savepoint per request so a failing one undoes only itself. Replies, events and
+ * dispatch wait for the COMMIT; when it fails, nothing of the group happened and every
+ * request hears ERROR_UNAVAILABLE (clients retry; idempotency keys make that safe). */
+static void serve_group(app *a, bool api, bool work)
+{
+    group_item *g = a->group;
+    size_t na = api ? collect_api(a, g) : 0;
+    size_t n = na + (work ? collect_work(a, g + na) : 0);
+    if (n == 0)
+        return;
+    hd_debug("event=group requests=%zu api=%zu", n, na);
+    bool began = store_db_group_begin(a->db) == 0;
+    int64_t now_ms = hd_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        if (began)
+            apply_item(a, &g[i], now_ms);
+        else
+            g[i].rc = STORE_DB_ERROR;
+    }
+    bool committed = began && store_db_group_commit(a->db) == 0;
+    note_db(a);
+    if (began && !committed)
+        hd_warn("event=group_commit_failed requests=%zu", n);
+    for (size_t i = 0; i < n; i++) {
+        if (g[i].work)
+            finish_work(a, &g[i], committed);
+        else
+            finish_api(a, &g[i], committed);
+        hd_request_free(g[i].req);
+        g[i].req = NULL;
     }
 }
 
@@ -550,10 +648,7 @@ static int run(app *a)
             take_signals(a);
         if (a->stop)
             break;
-        if (items[0].revents & ZMQ_POLLIN)
-            serve_api(a);
-        if (items[1].revents & ZMQ_POLLIN)
-            serve_work(a);
+        serve_group(a, items[0].revents & ZMQ_POLLIN, items[1].revents & ZMQ_POLLIN);
         housekeeping(a);
         pump(a);
     }
@@ -581,6 +676,8 @@ static void close_all(app *a)
     a->ctx = NULL;
     store_dispatch_destroy(&a->disp);
     store_db_destroy(&a->db);
+    free(a->group);
+    a->group = NULL;
 }
 
 int main(int argc, char **argv)
@@ -605,6 +702,9 @@ int main(int argc, char **argv)
         return 1;
     }
     store_db_set_sla(a.db, &a.set.sla);
+    a.group = calloc((size_t)2 * GROUP_MAX, sizeof *a.group);
+    if (a.group == NULL)
+        abort();
     a.disp = store_dispatch_new(a.set.lease_ms, 3 * a.set.heartbeat_ms, hd_now_ms() * 1000);
     int rc = 1;
     if (open_sockets(&a) == 0 && load_queues(&a) == 0) {

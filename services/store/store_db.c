@@ -217,14 +217,20 @@ static int simple(store_db *db, const char *sql, const char *tag)
     return ok ? 0 : -1;
 }
 
+/* Inside a group the request's savepoint (store_db_request_begin) is its transaction:
+ * BEGIN and COMMIT are no-ops there, ROLLBACK goes back to the savepoint. */
 int store_tx_begin(store_db *db)
 {
+    if (db->in_group)
+        return db->broken || !db->in_request ? -1 : 0;
     db->seq_at_begin = db->last_seq;
     return simple(db, "BEGIN", NULL);
 }
 
 int store_tx_commit(store_db *db)
 {
+    if (db->in_group)
+        return db->broken ? -1 : 0;
     if (simple(db, "COMMIT", "COMMIT") == 0)
         return 0;
     db->last_seq = db->seq_at_begin;
@@ -233,9 +239,72 @@ int store_tx_commit(store_db *db)
 
 void store_tx_rollback(store_db *db)
 {
+    if (db->in_group) {
+        if (db->in_request)
+            (void)simple(db, "ROLLBACK TO SAVEPOINT hd_request", NULL);
+        db->last_seq = db->seq_at_begin;
+        return;
+    }
     if (!db->broken && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
         (void)simple(db, "ROLLBACK", NULL);
     db->last_seq = db->seq_at_begin;
+}
+
+int store_db_group_begin(store_db *db)
+{
+    db->seq_at_group = db->seq_at_begin = db->last_seq;
+    db->sp_pending = false;
+    if (simple(db, "BEGIN", NULL) != 0)
+        return -1;
+    db->in_group = true;
+    return 0;
+}
+
+int store_db_request_begin(store_db *db)
+{
+    if (!db->in_group || db->in_request)
+        return -1;
+    db->seq_at_begin = db->last_seq;
+    /* One round trip instead of two: the previous request's RELEASE rides with this one. */
+    const char *sql = db->sp_pending ? "RELEASE SAVEPOINT hd_request; SAVEPOINT hd_request"
+                                     : "SAVEPOINT hd_request";
+    db->sp_pending = false;
+    if (simple(db, sql, NULL) != 0)
+        return -1;
+    db->in_request = true;
+    return 0;
+}
+
+/* A statement that failed outside the request's own rollback (a read, commit_cursor) left
+ * the group's transaction aborted: undo just this request so the others can still commit. */
+void store_db_request_end(store_db *db)
+{
+    if (!db->in_request)
+        return;
+    db->in_request = false;
+    if (db->broken)
+        return;
+    if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
+        (void)simple(db, "ROLLBACK TO SAVEPOINT hd_request", NULL);
+        db->last_seq = db->seq_at_begin;
+    }
+    db->sp_pending = true; /* COMMIT releases the last one */
+}
+
+int store_db_group_commit(store_db *db)
+{
+    int rc = -1;
+    if (db->in_group) {
+        db->in_group = false;
+        db->in_request = false;
+        db->sp_pending = false;
+        rc = simple(db, "COMMIT", "COMMIT");
+        if (rc != 0 && !db->broken && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+            (void)simple(db, "ROLLBACK", NULL);
+    }
+    if (rc != 0)
+        db->last_seq = db->seq_at_group;
+    return rc;
 }
 
 /* ---- columns to protobuf ---- */

@@ -39,6 +39,19 @@ __attribute__((warn_unused_result)) int store_db_reconnect(store_db *db);
 /* The newest committed seq. */
 int64_t store_db_last_seq(const store_db *db);
 
+/* Group commit: many requests in one transaction, one savepoint each. Between group_begin
+ * and group_commit every operation below runs inside the request savepoint opened by
+ * request_begin (its own BEGIN/COMMIT become no-ops, its ROLLBACK goes back to the savepoint),
+ * so one failing request undoes only itself. Nothing is durable, and no event may be
+ * published, before group_commit returns 0; when it fails, nothing of the group happened and
+ * the seq counter is back where group_begin found it. */
+__attribute__((warn_unused_result)) int store_db_group_begin(store_db *db);
+__attribute__((warn_unused_result)) int store_db_request_begin(store_db *db);
+/* Releases the request's savepoint, first rolling back to it if a statement failed. */
+void store_db_request_end(store_db *db);
+/* COMMIT (or ROLLBACK when the transaction is broken); ends the group either way. */
+__attribute__((warn_unused_result)) int store_db_group_commit(store_db *db);
+
 /* Creates one ticket per problem and a `created` event each, or on a repeated
  * (source, external_id) reads back the existing receipt with duplicate = true. */
 __attribute__((warn_unused_result)) enum store_db_rc

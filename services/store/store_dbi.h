@@ -38,6 +38,10 @@ struct store_db {
     PGconn *conn;
     int64_t last_seq;
     int64_t seq_at_begin; /* restored when a transaction rolls back */
+    int64_t seq_at_group; /* restored when a group's COMMIT fails */
+    bool in_group;        /* inside store_db_group_begin..commit: tx calls are savepoints */
+    bool in_request;      /* inside store_db_request_begin..end */
+    bool sp_pending;      /* a finished request's savepoint, released with the next one's */
     bool broken;
     bool has_sla;
     hd_sla sla; /* for re-prioritization; set by store_db_set_sla */
