@@ -120,6 +120,36 @@ int hd_request_check_strings(const void *buf, size_t len, char *field, size_t ca
     return -1;
 }
 
+/* The sub-messages a field holds: one, or n of a repeated field; none for other types. */
+static void drop_in_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return;
+    char *base = (char *)m;
+    if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+        ProtobufCMessage *sub = *(ProtobufCMessage **)(void *)(base + f->offset);
+        if (sub != NULL)
+            hd_message_drop_unknown(sub);
+        return;
+    }
+    size_t n = *(size_t *)(void *)(base + f->quantifier_offset);
+    ProtobufCMessage **items = *(ProtobufCMessage ***)(void *)(base + f->offset);
+    for (size_t i = 0; i < n; i++)
+        if (items[i] != NULL)
+            hd_message_drop_unknown(items[i]);
+}
+
+void hd_message_drop_unknown(ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        free(m->unknown_fields[i].data); /* unpack used the default allocator */
+    free(m->unknown_fields);
+    m->unknown_fields = NULL;
+    m->n_unknown_fields = 0;
+    for (unsigned i = 0; i < m->descriptor->n_fields; i++)
+        drop_in_field(m, &m->descriptor->fields[i]);
+}
+
 static void free_buffer(void *data, void *hint)
 {
     (void)hint;

@@ -29,6 +29,7 @@ int intake_accept(HdRequest *req, int max_problems, int64_t now_ms, hd_error_buf
         return -1;
     if (c->received_at == 0)
         c->received_at = now_ms;
+    hd_message_drop_unknown(&c->base); /* forward only what this protocol version defines */
     return 0;
 }
 

@@ -390,6 +390,64 @@ static void test_decoded_invalid_utf8_caught(void **state)
     hd_request_free(back);
 }
 
+
+/* Appends a varint. */
+static size_t put_varint(uint8_t *out, size_t v)
+{
+    size_t n = 0;
+    do {
+        out[n++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Found by fuzz_request: protobuf-c keeps a field-0 tag written as 81 00 as an unknown field
+ * and re-packs it as 01, which it then refuses. Intake must forward a contact the store can
+ * decode, so it drops unknown fields. */
+static void test_forwarded_contact_decodes(void **state)
+{
+    fixture *f = *state;
+    size_t clen = protobuf_c_message_get_packed_size(&f->c.base);
+    uint8_t *contact = malloc(clen + 10);
+    assert_non_null(contact);
+    protobuf_c_message_pack(&f->c.base, contact);
+    static const uint8_t field0[10] = {0x81, 0x00, 0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(contact + clen, field0, sizeof field0);
+    clen += sizeof field0;
+    uint8_t *wire = malloc(clen + 32);
+    assert_non_null(wire);
+    size_t n = 0, sub = 1 + put_varint((uint8_t[10]){0}, clen) + clen;
+    wire[n++] = 0x08; /* id = 1 */
+    wire[n++] = 0x01;
+    wire[n++] = 0x52; /* submit */
+    n += put_varint(wire + n, sub);
+    wire[n++] = 0x0a; /* submit.contact */
+    n += put_varint(wire + n, clen);
+    memcpy(wire + n, contact, clen);
+    n += clen;
+    HdRequest *req = hd_request_decode(wire, n);
+    assert_non_null(req);
+    assert_int_equal(intake_accept(req, MAX_PROBLEMS, 1, &f->err), 0);
+    HdCreateTickets ct = HELPDESK__V1__CREATE_TICKETS__INIT;
+    ct.contact = req->submit->contact;
+    HdRequest fwd = HELPDESK__V1__REQUEST__INIT;
+    fwd.body_case = HELPDESK__V1__REQUEST__BODY_CREATE_TICKETS;
+    fwd.create_tickets = &ct;
+    size_t flen = protobuf_c_message_get_packed_size(&fwd.base);
+    uint8_t *out = malloc(flen);
+    assert_non_null(out);
+    protobuf_c_message_pack(&fwd.base, out);
+    HdRequest *back = hd_request_decode(out, flen);
+    assert_non_null(back);
+    assert_string_equal(back->create_tickets->contact->external_id, "form-42");
+    hd_request_free(back);
+    hd_request_free(req);
+    free(out);
+    free(wire);
+    free(contact);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accept_sets_received_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_wrong_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decoded_invalid_utf8_caught, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forwarded_contact_decodes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,11 @@ void hd_event_free(HdTicketEvent *e);
 __attribute__((warn_unused_result)) int hd_request_check_strings(const void *buf, size_t len,
                                                                  char *field, size_t cap);
 
+/* Frees the unknown fields of an unpacked message and of every message inside it. A relay
+ * (intake) calls it before re-packing what it forwards: protobuf-c keeps unknown fields and
+ * re-packs some of them in a form its own decoder refuses (a field-0 tag, found by fuzzing). */
+void hd_message_drop_unknown(ProtobufCMessage *m);
+
 /* Pack into a fresh zmq message that the caller must send or close. 0, or -1 on failure. */
 __attribute__((warn_unused_result)) int hd_request_pack(const HdRequest *r, zmq_msg_t *msg);
 __attribute__((warn_unused_result)) int hd_reply_pack(const HdReply *r, zmq_msg_t *msg);
