@@ -279,8 +279,9 @@ static void handle_signals(worker *w)
     while ((sig = hd_signals_take(w->sigfd)) != 0) {
         if (sig == SIGHUP) {
             hd_info("event=reload worker=%s", w->opts->worker);
-            if (w->opts->reload != NULL)
-                (void)w->opts->reload(w->ctx);
+            if (w->opts->reload != NULL && w->opts->reload(w->ctx) != 0)
+                hd_warn("event=reload_failed worker=%s action=\"keeping the previous rules\"",
+                        w->opts->worker);
         } else {
             hd_info("event=stopping worker=%s signal=%d", w->opts->worker, sig);
             w->stopping = true;

@@ -28,8 +28,9 @@ static int decide(const HdWorkItem *item, HdWorkResult *out, void *ctx)
     return 0;
 }
 
-static int load_rules(app *a)
+static int load_rules(void *ctx)
 {
+    app *a = ctx;
     char err[512];
     prio_rules *r = prio_rules_load(a->rules_path, err, sizeof err);
     if (r == NULL) {
@@ -41,16 +42,6 @@ static int load_rules(app *a)
     a->rules = r;
     hd_info("event=rules_loaded path=%s rules=%zu default=%s", a->rules_path, prio_rules_count(r),
             hd_priority_name(prio_rules_default(r)));
-    return 0;
-}
-
-static int reload(void *ctx)
-{
-    app *a = ctx;
-    if (load_rules(a) != 0) {
-        hd_warn("event=reload_failed path=%s action=\"keeping the previous rules\"", a->rules_path);
-        return -1;
-    }
     return 0;
 }
 
@@ -66,7 +57,7 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts)
         return -1;
     }
     opts->stages[0] = HELPDESK__V1__STAGE__STAGE_PRIORITIZE;
-    opts->reload = reload;
+    opts->reload = load_rules; /* on failure the old rules stay */
     return 0;
 }
 

@@ -42,8 +42,9 @@ static int decide(const HdWorkItem *item, HdWorkResult *out, void *ctx)
     return 0;
 }
 
-static int load_rules(app *a)
+static int load_rules(void *ctx)
 {
+    app *a = ctx;
     char err[512];
     route_rules *r = route_rules_load(a->rules_path, err, sizeof err);
     if (r == NULL) {
@@ -60,16 +61,6 @@ static int load_rules(app *a)
     return 0;
 }
 
-static int reload(void *ctx)
-{
-    app *a = ctx;
-    if (load_rules(a) != 0) {
-        hd_warn("event=reload_failed path=%s action=\"keeping the previous rules\"", a->rules_path);
-        return -1;
-    }
-    return 0;
-}
-
 /* Reads everything the stage needs from the config; -1 with the reason logged. */
 static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts)
 {
@@ -77,7 +68,7 @@ static int configure(const hd_config *cfg, app *a, hd_worker_opts *opts)
         return -1;
     opts->stages[0] = HELPDESK__V1__STAGE__STAGE_ROUTE;
     opts->stages[1] = HELPDESK__V1__STAGE__STAGE_ESCALATE;
-    opts->reload = reload;
+    opts->reload = load_rules; /* on failure the old rules stay */
     return 0;
 }
 
