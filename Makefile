@@ -137,10 +137,9 @@ clean:
 	rm -rf build
 
 # libFuzzer targets (tests/fuzz/), built with clang from the sources into build/fuzz; FUZZ_SECONDS
-# (default 30) each. Not part of `make test`.
+# (default 30) each. `make test` runs them too, 15 s each (tests/run.sh, HD_TEST_FUZZ_SECONDS).
 .PHONY: fuzz
 fuzz: deps-check
-	@deploy/local/deps.sh --fuzz --quiet
 	@tests/fuzz/run.sh
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -145,12 +145,36 @@ if [ ${#units[@]} -eq 0 ] && [ ${#e2es[@]} -eq 0 ]; then
     echo "0 passed, 1 failed"
     exit 1
 fi
+# HD_TEST_ONLY=REGEX runs only the binaries (and fuzz) whose name matches, e.g. 'e2e_pipeline'.
+only=${HD_TEST_ONLY:-}
+wanted() { [ -z "$only" ] || [[ $1 =~ $only ]]; }
 for b in "${units[@]}"; do
-    [ -x "$b" ] && [ -f "$b" ] && run_one "$b" "$unit_limit"
+    wanted "$(basename "$b")" && [ -x "$b" ] && [ -f "$b" ] && run_one "$b" "$unit_limit"
 done
 for b in "${e2es[@]}"; do
-    [ -x "$b" ] && [ -f "$b" ] && run_one "$b" "$e2e_limit"
+    wanted "$(basename "$b")" && [ -x "$b" ] && [ -f "$b" ] && run_one "$b" "$e2e_limit"
 done
+
+# Hostile input: every libFuzzer target (tests/fuzz/, built with clang and ASan/UBSan) for
+# HD_TEST_FUZZ_SECONDS each (default 15; 0 skips). Each target counts as one test.
+run_fuzz() {
+    local seconds=$1 out=$logs/fuzz.log line pass fail
+    env -u ASAN_OPTIONS -u UBSAN_OPTIONS -u LSAN_OPTIONS FUZZ_SECONDS="$seconds" \
+        FUZZ_OUT="$build/fuzz" "$repo/tests/fuzz/run.sh" >"$out" 2>&1
+    grep -E '^(PASS|FAIL) ' "$out"
+    line=$(tail -1 "$out")
+    pass=$(sed -n 's/^\([0-9]\+\) passed, \([0-9]\+\) failed$/\1/p' <<<"$line")
+    fail=$(sed -n 's/^\([0-9]\+\) passed, \([0-9]\+\) failed$/\2/p' <<<"$line")
+    if [ -z "$pass" ]; then
+        pass=0 fail=1
+        printf 'FAIL %-32s log: %s\n' fuzz "$out"
+        tail -20 "$out" | sed 's/^/    /'
+    fi
+    total_pass=$((total_pass + pass))
+    total_fail=$((total_fail + fail))
+}
+fuzz_seconds=${HD_TEST_FUZZ_SECONDS:-15}
+[ "$fuzz_seconds" -gt 0 ] && wanted fuzz && run_fuzz "$fuzz_seconds"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

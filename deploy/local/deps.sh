@@ -8,9 +8,9 @@ quiet=0
 
 PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf-c-dev
           protobuf-compiler libyaml-dev libpq-dev libcmocka-dev libcurl4-openssl-dev postgresql
-          postgresql-client python3 python3-aiosmtpd procps)
-# `make fuzz` only: deps.sh --fuzz adds them.
-[ "${1:-}" = "--fuzz" ] && PACKAGES+=(clang-14 libclang-rt-14-dev)
+          postgresql-client python3 python3-aiosmtpd procps clang-14 libclang-rt-14-dev)
+# clang builds the libFuzzer targets that `make test` runs for a bounded time and `make fuzz`
+# runs longer. --fuzz is still accepted (it used to add them).
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -62,6 +62,12 @@ static void check_ticket(fixture *f, const HdContactReceipt *r, size_t i, const 
     ht_assert_bytes(t->customer->name, customer_name);
     assert_string_equal(t->customer->email, "customer@example.com");
     assert_string_equal(t->customer->language, "ar");
+    /* free-form customer attributes come back in order, byte-exact */
+    assert_int_equal(t->customer->n_attributes, 2);
+    ht_assert_bytes(t->customer->attributes[0]->key, "kantor");
+    ht_assert_bytes(t->customer->attributes[0]->value, "Jakarta Selatan, lantai 3");
+    ht_assert_bytes(t->customer->attributes[1]->key, "العقد");
+    ht_assert_bytes(t->customer->attributes[1]->value, "ذهبي ٢٠٢٦");
     assert_non_null(t->account); /* account and location travel with every ticket */
     assert_string_equal(t->account->account_number, "AC-1");
     assert_string_equal(t->account->serial_number, "SN-1");
@@ -136,6 +142,14 @@ static void test_three_languages_become_three_routed_tickets(void **state)
     ht_contact_init(&ct, "e2e-web", "three-languages-1");
     ct.customer.name = (char *)customer;
     ct.customer.language = "ar";
+    HdAttribute attr[2] = {HELPDESK__V1__ATTRIBUTE__INIT, HELPDESK__V1__ATTRIBUTE__INIT};
+    attr[0].key = "kantor";
+    attr[0].value = "Jakarta Selatan, lantai 3";
+    attr[1].key = "العقد";
+    attr[1].value = "ذهبي ٢٠٢٦";
+    HdAttribute *attrs[2] = {&attr[0], &attr[1]};
+    ct.customer.attributes = attrs;
+    ct.customer.n_attributes = 2;
     for (size_t i = 0; i < 3; i++)
         ht_contact_add(&ct, x[i].category, x[i].summary, x[i].description);
     ct.problem[0].users_affected = 250;
