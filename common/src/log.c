@@ -1,5 +1,7 @@
 #include "hd/log.h"
 
+#include "hd/clock.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +28,11 @@ void hd_log_set_level(enum hd_log_level level)
     log_min = level;
 }
 
-void hd_log(enum hd_log_level level, const char *fmt, ...)
+static void log_line(enum hd_log_level level, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_line(enum hd_log_level level, const char *suffix, const char *fmt, va_list ap)
 {
-    if (level < log_min)
-        return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -40,10 +43,9 @@ void hd_log(enum hd_log_level level, const char *fmt, ...)
                      tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], log_service);
     if (n < 0 || (size_t)n >= sizeof line)
         n = 0;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
+    size_t used = strlen(line);
+    snprintf(line + used, sizeof line - used, "%s", suffix);
     /* One fputs per line so lines from several threads or processes do not interleave. */
     size_t len = strlen(line);
     if (len < sizeof line - 1) {
@@ -51,6 +53,37 @@ void hd_log(enum hd_log_level level, const char *fmt, ...)
         line[len + 1] = '\0';
     }
     fputs(line, stderr);
+}
+
+void hd_log(enum hd_log_level level, const char *fmt, ...)
+{
+    if (level < log_min)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, "", fmt, ap);
+    va_end(ap);
+}
+
+void hd_log_limited(hd_log_limit *lim, enum hd_log_level level, const char *fmt, ...)
+{
+    if (level < log_min)
+        return;
+    int64_t now = hd_mono_ms();
+    if (lim->logged && now < lim->next_ms) {
+        lim->held_back++;
+        return;
+    }
+    char suffix[48] = "";
+    if (lim->held_back > 0)
+        snprintf(suffix, sizeof suffix, " held_back=%ld", lim->held_back);
+    lim->logged = true;
+    lim->next_ms = now + (lim->interval_ms > 0 ? lim->interval_ms : 1000);
+    lim->held_back = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, suffix, fmt, ap);
+    va_end(ap);
 }
 
 void hd_log_clean(char *s)

@@ -39,10 +39,17 @@ static void log_rejected(const HdRequest *req, const hd_error_buf *err)
             hd_error_code_name(err->pb.code), err->field, src, ext);
 }
 
+/* A client that never reads makes every reply to it fail: one line a second, not one a reply. */
+static void log_reply_failed(void)
+{
+    static hd_log_limit lim = {.interval_ms = 1000};
+    hd_log_limited(&lim, HD_LOG_WARN, "event=reply_failed error=\"%s\"", zmq_strerror(errno));
+}
+
 static void reply_error(intake_loop *l, const hd_peer *peer, uint64_t id, hd_error_buf *err)
 {
     if (hd_router_send_error(l->router, peer, id, err) != 0)
-        hd_warn("event=reply_failed error=\"%s\"", zmq_strerror(errno));
+        log_reply_failed();
 }
 
 static void forward(intake_loop *l, const hd_peer *peer, HdRequest *req)
@@ -150,7 +157,7 @@ static void on_store(intake_loop *l)
             rc = hd_router_send_error(l->router, &call.peer, call.client_id, &err);
         }
         if (rc != 0)
-            hd_warn("event=reply_failed error=\"%s\"", zmq_strerror(errno));
+            log_reply_failed();
         hd_reply_free(rep);
     }
 }
