@@ -109,9 +109,12 @@ $(O)/tests/bench_%: tests/bench/%.c $(TEST_SUPPORT_OBJ) $(LIBHD) $(GEN_H)
 # The benchmark (not part of `make test`): release build, its own durable PostgreSQL, the
 # pipeline at 1, 2 and 4 worker replicas, and the PostgreSQL baseline; a table and
 # build/bench/results.json. BENCH_CONTACTS=N to change the load (see tests/bench/bench.c).
+# Then the escalation timer at a million open tickets (tests/bench/timer.sh; BENCH_TIMER=0
+# skips it): build/bench/timer.json.
 .PHONY: bench
 bench: deps-check
-	@$(MAKE) --no-print-directory SAN=0 O=build/rel bin build/rel/tests/bench_bench
+	@$(MAKE) --no-print-directory SAN=0 O=build/rel bin build/rel/tests/bench_bench \
+	  build/rel/tests/bench_timer build/rel/tests/bench_notifier
 	@tests/bench/bench.sh build/rel
 
 # The embedded default: a private PostgreSQL under var/ and every service, until Ctrl-C.
@@ -125,10 +128,17 @@ test: deps-check
 	@$(MAKE) --no-print-directory SAN=1 bin tests
 	@tests/run.sh build/san
 
-lint: deps-check $(GEN_H)
+lint: deps-check lint-deploy $(GEN_H)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --suppress=missingIncludeSystem -Icommon/include common/src services
 	clang-tidy --quiet $(COMMON_SRC) $(wildcard services/*/*.c) -- $(filter-out -MMD -MP,$(CFLAGS))
+
+# The container image, compose file and Kubernetes manifests (tests/lint/deploy-lint.sh): strict
+# Kubernetes schema checks and the compose spec, with Node.js packages put in build/lint-node.
+.PHONY: lint-deploy
+lint-deploy:
+	@deploy/local/deps.sh --quiet --lint
+	@tests/lint/deploy-lint.sh
 
 format:
 	clang-format -i $(COMMON_SRC) $(wildcard common/include/hd/*.h services/*/*.[ch] tests/*/*.[ch])

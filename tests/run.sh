@@ -44,6 +44,7 @@ if ! url=$("$repo/deploy/local/pg.sh" start "$pgdir" "$port"); then
 fi
 
 export HD_TEST_PG_URL=$url
+export HD_TEST_PG_DIR=$pgdir   # e2e_faults restarts the cluster: deploy/local/pg.sh stop/start
 export HD_TEST_BIN=$build/bin
 export HD_TEST_TMP=$tmp/work
 mkdir -p "$HD_TEST_TMP"

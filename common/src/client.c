@@ -13,18 +13,26 @@ struct hd_client {
     void *sock;
     char *endpoint;
     uint64_t next_id;
+    hd_curve_opts curve; /* for every socket, also those made after a timeout */
 };
 
 hd_client *hd_client_new(void *ctx, const char *endpoint)
 {
+    return hd_client_open(ctx, endpoint, NULL);
+}
+
+hd_client *hd_client_open(void *ctx, const char *endpoint, const hd_curve_opts *curve)
+{
     hd_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         abort();
+    if (curve != NULL)
+        c->curve = *curve;
     c->own_ctx = ctx == NULL;
     c->ctx = ctx ? ctx : zmq_ctx_new();
     c->endpoint = strdup(endpoint);
     c->next_id = (uint64_t)hd_now_ms() << 16; /* distinct from a previous run's ids */
-    c->sock = hd_socket_new(c->ctx, ZMQ_DEALER, endpoint, false);
+    c->sock = hd_socket_open(c->ctx, ZMQ_DEALER, endpoint, false, &c->curve);
     if (c->sock == NULL || c->endpoint == NULL) {
         hd_client_destroy(&c);
         return NULL;
@@ -49,7 +57,7 @@ static void reconnect(hd_client *c)
     int zero = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(c->sock);
-    c->sock = hd_socket_new(c->ctx, ZMQ_DEALER, c->endpoint, false);
+    c->sock = hd_socket_open(c->ctx, ZMQ_DEALER, c->endpoint, false, &c->curve);
 }
 
 HdReply *hd_client_call(hd_client *c, HdRequest *req, int timeout_ms)

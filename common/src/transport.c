@@ -7,6 +7,12 @@
 
 void *hd_socket_new(void *ctx, int type, const char *endpoint, bool bind)
 {
+    return hd_socket_open(ctx, type, endpoint, bind, NULL);
+}
+
+void *hd_socket_open(void *ctx, int type, const char *endpoint, bool bind,
+                     const hd_curve_opts *curve)
+{
     void *s = zmq_socket(ctx, type);
     if (s == NULL) {
         hd_error("event=socket_failed endpoint=%s error=\"%s\"", endpoint, zmq_strerror(errno));
@@ -21,6 +27,11 @@ void *hd_socket_new(void *ctx, int type, const char *endpoint, bool bind)
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     if (type == ZMQ_SUB)
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    if (hd_curve_apply(s, curve) != 0) {
+        hd_error("event=curve_failed endpoint=%s error=\"%s\"", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
     int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {
         hd_error("event=%s_failed endpoint=%s error=\"%s\"", bind ? "bind" : "connect", endpoint,

@@ -111,7 +111,7 @@ static void heartbeat(worker *w)
 
 static int connect_socket(worker *w)
 {
-    w->sock = hd_socket_new(w->zctx, ZMQ_DEALER, w->opts->endpoint, false);
+    w->sock = hd_socket_open(w->zctx, ZMQ_DEALER, w->opts->endpoint, false, &w->opts->curve);
     if (w->sock == NULL)
         return -1;
     w->last_heard = hd_mono_ms();
@@ -424,10 +424,13 @@ int hd_worker_configure(const hd_config *cfg, const char *service, hd_worker_opt
         return -1;
     }
     snprintf(rules_path, cap, "%s", rules);
-    int64_t credit = 32, hb = 1000;
+    /* A stage moves at most `credit` items per worker per store loop turn (a commit): 128 keeps
+     * up with the store's batches; fewer starve the stage while the store is busy. */
+    int64_t credit = 128, hb = 1000;
     snprintf(key, sizeof key, "%s.credit", service);
     if (hd_config_int(cfg, key, 1, 10000, &credit, err, sizeof err) != 0 ||
-        hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, &hb, err, sizeof err) != 0) {
+        hd_config_int(cfg, "worker.heartbeat_ms", 10, 600000, &hb, err, sizeof err) != 0 ||
+        hd_curve_client_config(cfg, "store", &opts->curve, err, sizeof err) != 0) {
         hd_log_clean(err);
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;

@@ -12,6 +12,14 @@ PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf
 # clang builds the libFuzzer targets that `make test` runs for a bounded time and `make fuzz`
 # runs longer. --fuzz is still accepted (it used to add them).
 
+# --lint (make lint-deploy): shellcheck, and Node.js with npm for tests/lint/ where the machine
+# has none of its own (a fresh Debian 12 has them from its image; else Debian's packages).
+if [ "${1:-}" = "--lint" ] || [ "${2:-}" = "--lint" ]; then
+    PACKAGES+=(shellcheck)
+    command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+    command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

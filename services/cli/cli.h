@@ -16,6 +16,8 @@ typedef struct {
     const char *intake; /* endpoints, resolved from options, environment, config */
     const char *store;
     const char *events;
+    hd_curve_opts store_curve; /* CurveZMQ client options for the store (api and events) */
+    hd_curve_opts intake_curve;
     int timeout_ms;
     bool json;
 } cli_env;
@@ -75,8 +77,10 @@ void cli_usage(FILE *out, const cli_command *cmd);
  * ERROR_EMPTY, or NULL. */
 int cli_call(hd_client *c, const char *what, const char *endpoint, HdRequest *req, int timeout_ms,
              int attempts, Helpdesk__V1__Reply__BodyCase expect, const char *empty, HdReply **out);
-/* A client of `endpoint`, or NULL after saying why. */
-hd_client *cli_connect(void *ctx, const char *what, const char *endpoint);
+/* A client of `endpoint` (with `curve`: env->store_curve or env->intake_curve), or NULL after
+ * saying why. */
+hd_client *cli_connect(void *ctx, const char *what, const char *endpoint,
+                       const hd_curve_opts *curve);
 
 /* Parses argv by cmd's grammar into *a (json from env to start with). On CLI_PARSE_HELP the
  * usage is printed; on CLI_PARSE_ERROR the usage error is said. */
@@ -88,5 +92,7 @@ int cli_request_run(const cli_command *cmd, const cli_env *env, int argc, char *
 int cli_submit_run(const cli_command *cmd, const cli_env *env, int argc, char **argv);
 int cli_watch_run(const cli_command *cmd, const cli_env *env, int argc, char **argv);
 int cli_help_run(const cli_command *cmd, const cli_env *env, int argc, char **argv);
+/* keygen.c: writes a CurveZMQ key pair; needs no config and no server. */
+int cli_keygen_run(const cli_command *cmd, const cli_env *env, int argc, char **argv);
 
 #endif

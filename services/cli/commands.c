@@ -65,9 +65,10 @@ int cli_call(hd_client *c, const char *what, const char *endpoint, HdRequest *re
     return rc;
 }
 
-hd_client *cli_connect(void *ctx, const char *what, const char *endpoint)
+hd_client *cli_connect(void *ctx, const char *what, const char *endpoint,
+                       const hd_curve_opts *curve)
 {
-    hd_client *c = hd_client_new(ctx, endpoint);
+    hd_client *c = hd_client_open(ctx, endpoint, curve);
     if (c == NULL)
         fprintf(stderr, "error: cannot connect to %s at \"%s\"\n", what, endpoint);
     return c;
@@ -99,7 +100,7 @@ int cli_request_run(const cli_command *cmd, const cli_env *env, int argc, char *
     cli_request_build(cmd, &a, actor, &r);
     char empty[300];
     snprintf(empty, sizeof empty, "no ticket waiting in queue %s", a.queue ? a.queue : "");
-    hd_client *c = cli_connect(NULL, "the store", env->store);
+    hd_client *c = cli_connect(NULL, "the store", env->store, &env->store_curve);
     if (c == NULL)
         return CLI_NO_ANSWER;
     HdReply *rep;
@@ -138,7 +139,7 @@ int cli_submit_run(const cli_command *cmd, const cli_env *env, int argc, char **
     HdRequest req = HELPDESK__V1__REQUEST__INIT;
     req.body_case = HELPDESK__V1__REQUEST__BODY_SUBMIT;
     req.submit = &body;
-    hd_client *c = cli_connect(NULL, "intake", env->intake);
+    hd_client *c = cli_connect(NULL, "intake", env->intake, &env->intake_curve);
     int rc = CLI_NO_ANSWER;
     HdReply *rep = NULL;
     if (c) /* idempotent by source and external id: retried */

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     cli_env env = {.timeout_ms = g.timeout_ms, .json = g.json};
-    if (cmd->run == cli_help_run) /* needs no config */
+    if (cmd->run == cli_help_run || cmd->run == cli_keygen_run) /* need no config */
         return cmd->run(cmd, &env, argc - g.rest, argv + g.rest);
     const char *path = g.config ? g.config : getenv("HD_CONFIG");
     hd_config *cfg = hd_config_load(path, err, sizeof err);
@@ -45,6 +45,12 @@ int main(int argc, char **argv)
     env.intake = g.intake ? g.intake : hd_config_str(cfg, "intake.endpoint", HD_DEFAULT_INTAKE);
     env.store = g.store ? g.store : hd_config_str(cfg, "store.api", HD_DEFAULT_STORE_API);
     env.events = g.events ? g.events : hd_config_str(cfg, "store.events", HD_DEFAULT_STORE_EVENTS);
+    if (hd_curve_client_config(cfg, "store", &env.store_curve, err, sizeof err) != 0 ||
+        hd_curve_client_config(cfg, "intake", &env.intake_curve, err, sizeof err) != 0) {
+        fprintf(stderr, "helpdesk: %s\n", err);
+        hd_config_destroy(&cfg);
+        return CLI_USAGE;
+    }
     int rc = cmd->run(cmd, &env, argc - g.rest, argv + g.rest);
     hd_config_destroy(&cfg);
     return rc;

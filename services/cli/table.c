@@ -276,6 +276,16 @@ static const cli_command commands[] = {
         .run = cli_request_run,
     },
     {
+        .grammar = {"keygen", CLI_POS_NONE, 0, 0, 0, 0},
+        .usage = "[--out DIR] [--name NAME]",
+        .summary = "make a CurveZMQ key pair: NAME.pub and NAME.key",
+        .help = "Writes DIR/NAME.pub (the public key) and DIR/NAME.key (the secret key, mode\n"
+                "0600) and prints the public key. DIR defaults to the current folder (made\n"
+                "when missing), NAME to \"client\". Existing files are never overwritten.\n"
+                "Needs no config and no server: see \"Security: CurveZMQ\" in the README.\n",
+        .run = cli_keygen_run,
+    },
+    {
         .grammar = {"help", CLI_POS_NONE, 0, 0, 0, 0},
         .usage = "[COMMAND]",
         .summary = "this list, or the usage of COMMAND",
@@ -305,6 +315,7 @@ static const char globals_help[] =
     "store.events, " HD_DEFAULT_STORE_EVENTS ")\n"
     "  --timeout MS        how long to wait for an answer (default 5000)\n"
     "  --json              print JSON for scripts\n"
+    "CurveZMQ keys come from the curve.* settings (or $HD_CURVE_*), see the README.\n"
     "\n"
     "Technician commands act as --agent A, else $HD_AGENT, else $USER.\n"
     "exit status: 0 ok, 1 refused by the server, 2 usage error, 3 no answer\n";

@@ -44,7 +44,8 @@ static void show_event(watcher *w, const HdTicketEvent *e)
 /* Prints every event after w->last that the store has. 0, or the exit code on failure. */
 static int catch_up(watcher *w, int timeout_ms)
 {
-    if (w->store == NULL && (w->store = cli_connect(w->ctx, "the store", w->env->store)) == NULL)
+    if (w->store == NULL && (w->store = cli_connect(w->ctx, "the store", w->env->store,
+                                                     &w->env->store_curve)) == NULL)
         return CLI_NO_ANSWER;
     while (!done(w)) {
         HdEventsSince body = HELPDESK__V1__EVENTS_SINCE__INIT;
@@ -126,7 +127,7 @@ int cli_watch_run(const cli_command *cmd, const cli_env *env, int argc, char **a
     int rc = CLI_NO_ANSWER;
     /* Subscribe first, then catch up: live events queue in the SUB socket meanwhile, and
      * those already printed by the catch-up are skipped by their seq. */
-    w.sub = hd_socket_new(w.ctx, ZMQ_SUB, env->events, false);
+    w.sub = hd_socket_open(w.ctx, ZMQ_SUB, env->events, false, &env->store_curve);
     if (w.sub == NULL) {
         fprintf(stderr, "error: cannot subscribe to events at \"%s\"\n", env->events);
         goto out;

@@ -3,10 +3,14 @@
  *   hd-escalation-timer [--config FILE]       (or HD_CONFIG=FILE)
  *
  * A durable consumer of the event log ("escalation-timer"): at start it reads the log's last
- * seq, rebuilds its deadlines from list_tickets{open_only}, then follows the events after that
- * seq (events_since; the PUB socket only wakes it up, since PUB may drop), re-reading each
- * ticket an event touched. It needs no memory of its own: the store drops a repeated signal
- * (unique by ticket, deadline, deadline_at, breach), so a restart that re-sends is harmless.
+ * seq, rebuilds its deadlines from list_clocks (only the clock fields, in pages of 10,000: a
+ * million tickets in seconds), then follows the events after that seq (events_since; the PUB
+ * socket only wakes it up, since PUB may drop), re-reading the clocks and recorded signals of
+ * the tickets a batch touched in one list_clocks{ticket_ids}. It needs no memory of its own:
+ * the store drops a repeated signal (unique by ticket, deadline, deadline_at, breach), so a
+ * restart that re-sends is harmless. Signals go out on a second DEALER with up to
+ * SIGNAL_WINDOW in flight, so a burst of deadlines costs one group commit in the store, not one
+ * round trip each.
  * Config: store.api, store.events, timer.warning_percent (80; 0 = no warnings),
  * timer.commit_ms (1000), timer.tick_ms (1000: longest sleep, and the events_since poll when
  * the PUB is silent), timer.store_timeout_ms (3000). */
@@ -29,21 +33,34 @@
 #include "timer.h"
 
 #define CONSUMER "escalation-timer"
-/* Events read per events_since, tickets listed per page at start. */
+/* Events read per events_since (its tickets are re-read in one list_clocks, at most 1000 ids),
+ * tickets listed per page at start. */
 #define EVENT_BATCH 500
-#define LIST_PAGE 1000
-/* Signals sent per loop turn, so the log and signals are not starved by a backlog. */
-#define FIRE_BATCH 256
+#define CLOCK_PAGE 10000
+/* Signals in flight to the store at once. */
+#define SIGNAL_WINDOW 128
 /* After the store failed to answer, wait this long before firing again. */
 #define STORE_BACKOFF_MS 1000
 
+/* A signal sent and not yet answered. */
 typedef struct {
-    const char *api, *events;
+    uint64_t id; /* the request id its reply carries */
+    int64_t sent; /* monotonic ms */
+    timer_entry e;
+} in_flight;
+
+typedef struct {
+    const char *api_ep, *events;
+    hd_curve_opts curve; /* CurveZMQ client of the store, or off */
     int64_t warning_percent, commit_ms, tick_ms, timeout_ms;
     char actor[320];
     void *zctx;
-    hd_client *store;
+    void *api; /* DEALER to the store's api: one request at a time (list_clocks, events...) */
     void *sub;
+    void *signals; /* DEALER to the store's api: sla_signal requests, many in flight */
+    in_flight flight[SIGNAL_WINDOW];
+    size_t nflight;
+    uint64_t next_id;
     int sigfd;
     timer_queue *q;
     int64_t seq;           /* events up to here are reflected in q */
@@ -56,21 +73,63 @@ typedef struct {
 } app;
 
 static void handle_signals(app *a);
+static void fire_due(app *a);
+static void take_replies(app *a);
+static long fire_wait(app *a, long limit);
 
 /* ---- store calls ---------------------------------------------------------------------------- */
 
-/* One request; the reply (caller frees), or NULL when the store did not answer (logged) or a
- * stop was asked for: a long rebuild or catch-up is a run of calls, and SIGTERM must not wait
- * for all of them. */
+/* A fresh api socket: after a timeout, so a late reply can never be taken for the next
+ * request's. */
+static void reopen_api(app *a)
+{
+    hd_socket_close(&a->api);
+    a->api = hd_socket_open(a->zctx, ZMQ_DEALER, a->api_ep, false, &a->curve);
+}
+
+/* Sends req and waits up to timeout_ms for its reply, firing the deadlines that come due and
+ * settling the signal replies meanwhile: a slow answer must not hold back a deadline. The reply
+ * (caller frees), or NULL when the store did not answer (logged). */
+static HdReply *request(app *a, HdRequest *req, const char *what)
+{
+    if (a->api == NULL)
+        reopen_api(a);
+    req->id = ++a->next_id;
+    if (a->api == NULL || hd_dealer_send(a->api, req, 0) != 0) {
+        hd_warn("event=send_failed request=%s error=\"%s\"", what, zmq_strerror(errno));
+        return NULL;
+    }
+    int64_t deadline = hd_mono_ms() + a->timeout_ms;
+    for (int64_t left = a->timeout_ms; left > 0; left = deadline - hd_mono_ms()) {
+        zmq_pollitem_t items[2] = {{.socket = a->api, .events = ZMQ_POLLIN},
+                                   {.socket = a->signals, .events = ZMQ_POLLIN}};
+        int rc = zmq_poll(items, a->signals != NULL ? 2 : 1, fire_wait(a, (long)left));
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            take_replies(a);
+        if (a->started && !a->stopping)
+            fire_due(a);
+        HdReply *rep;
+        while (rc > 0 && (rep = hd_dealer_recv(a->api, ZMQ_DONTWAIT)) != NULL) {
+            if (rep->id == req->id)
+                return rep;
+            hd_reply_free(rep); /* a stale reply: keep waiting */
+        }
+    }
+    hd_warn("event=store_silent request=%s timeout_ms=%lld", what, (long long)a->timeout_ms);
+    reopen_api(a);
+    return NULL;
+}
+
+/* request(), or NULL at once when a stop was asked for: a long rebuild or catch-up is a run of
+ * calls, and SIGTERM must not wait for all of them. */
 static HdReply *call(app *a, HdRequest *req, const char *what)
 {
     handle_signals(a);
     if (a->stopping)
         return NULL;
-    HdReply *rep = hd_client_call(a->store, req, (int)a->timeout_ms);
-    if (rep == NULL)
-        hd_warn("event=store_silent request=%s timeout_ms=%lld", what, (long long)a->timeout_ms);
-    return rep;
+    return request(a, req, what);
 }
 
 static void log_store_error(const HdReply *rep, const char *what)
@@ -80,29 +139,69 @@ static void log_store_error(const HdReply *rep, const char *what)
             e ? hd_error_code_name(e->code) : "none", e ? e->field : "", e ? e->message : "");
 }
 
-/* Recomputes one ticket's entries from its current state and history. 0, or -1 when the store
- * did not answer. */
-static int refresh_ticket(app *a, int64_t ticket_id)
+typedef Helpdesk__V1__ListClocks HdListClocks;
+typedef Helpdesk__V1__ClockList HdClockList;
+
+/* list_clocks, by page (ids NULL) or for these ids. The clock list (caller frees the reply),
+ * or NULL when the store did not answer or refused (logged). */
+static HdReply *list_clocks(app *a, int64_t after_id, int64_t *ids, size_t nids)
 {
-    HdGetTicket get = HELPDESK__V1__GET_TICKET__INIT;
-    get.ticket_id = ticket_id;
+    HdListClocks list = HELPDESK__V1__LIST_CLOCKS__INIT;
+    list.after_id = after_id;
+    list.limit = CLOCK_PAGE;
+    list.ticket_ids = ids;
+    list.n_ticket_ids = nids;
+    list.with_signals = nids > 0; /* a rebuild goes without: a repeat is refused by the store */
     HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_GET_TICKET;
-    req.get_ticket = &get;
-    HdReply *rep = call(a, &req, "get_ticket");
+    req.body_case = HELPDESK__V1__REQUEST__BODY_LIST_CLOCKS;
+    req.list_clocks = &list;
+    HdReply *rep = call(a, &req, "list_clocks");
+    if (rep != NULL && rep->body_case != HELPDESK__V1__REPLY__BODY_CLOCKS) {
+        log_store_error(rep, "list_clocks");
+        hd_reply_free(rep);
+        rep = NULL;
+    }
+    return rep;
+}
+
+/* Plans every ticket of the list with its recorded signals (both by ticket id). */
+static void plan_clocks(app *a, const HdClockList *l)
+{
+    int64_t now = hd_now_ms();
+    size_t k = 0;
+    for (size_t i = 0; i < l->n_tickets; i++) {
+        const HdTicket *t = l->tickets[i];
+        while (k < l->n_signals && l->signals[k]->ticket_id < t->id)
+            k++;
+        size_t first = k;
+        while (k < l->n_signals && l->signals[k]->ticket_id == t->id)
+            k++;
+        timer_entry plan[TIMER_MAX_PLAN];
+        size_t n = timer_plan(t, l->signals + first, k - first, (int)a->warning_percent, now,
+                              plan);
+        timer_queue_set(a->q, t->id, plan, n);
+    }
+}
+
+/* Recomputes the entries of these tickets (distinct, at most EVENT_BATCH) from their current
+ * clocks and recorded signals; a ticket the store no longer has stops. 0, or -1 when the
+ * store did not answer. */
+static int refresh_tickets(app *a, int64_t *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    HdReply *rep = list_clocks(a, 0, ids, n);
     if (rep == NULL)
         return -1;
-    if (rep->body_case == HELPDESK__V1__REPLY__BODY_TICKET && rep->ticket->ticket != NULL) {
-        timer_entry plan[TIMER_MAX_PLAN];
-        size_t n = timer_plan(rep->ticket->ticket, rep->ticket->history, rep->ticket->n_history,
-                              (int)a->warning_percent, hd_now_ms(), plan);
-        timer_queue_set(a->q, ticket_id, plan, n);
-    } else {
-        if (!(rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error &&
-              rep->error->code == HELPDESK__V1__ERROR_CODE__ERROR_NOT_FOUND))
-            log_store_error(rep, "get_ticket");
-        timer_queue_set(a->q, ticket_id, NULL, 0);
+    const HdClockList *l = rep->clocks;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < l->n_tickets && !found; j++)
+            found = l->tickets[j]->id == ids[i];
+        if (!found)
+            timer_queue_set(a->q, ids[i], NULL, 0);
     }
+    plan_clocks(a, l);
     hd_reply_free(rep);
     return 0;
 }
@@ -130,37 +229,22 @@ static int read_last_seq(app *a, int64_t *last)
     return rc;
 }
 
-/* One page of open tickets after *after_id, planned without history (a warning already sent
- * is sent again and refused by the store). 1 when more may follow, 0 at the end, -1 on failure. */
+/* One page of tickets whose clocks run, after *after_id, planned without history (a warning
+ * already sent is sent again and refused by the store). 1 when more may follow, 0 at the end,
+ * -1 on failure. */
 static int rebuild_page(app *a, int64_t *after_id, size_t *count)
 {
-    HdListTickets list = HELPDESK__V1__LIST_TICKETS__INIT;
-    list.open_only = true;
-    list.limit = LIST_PAGE;
-    list.after_id = *after_id;
-    HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_LIST_TICKETS;
-    req.list_tickets = &list;
-    HdReply *rep = call(a, &req, "list_tickets");
+    HdReply *rep = list_clocks(a, *after_id, NULL, 0);
     if (rep == NULL)
         return -1;
-    if (rep->body_case != HELPDESK__V1__REPLY__BODY_TICKETS) {
-        log_store_error(rep, "list_tickets");
-        hd_reply_free(rep);
-        return -1;
-    }
-    int64_t now = hd_now_ms();
-    size_t n = rep->tickets->n_tickets;
-    for (size_t i = 0; i < n; i++) {
-        const HdTicket *t = rep->tickets->tickets[i];
-        timer_entry plan[TIMER_MAX_PLAN];
-        size_t k = timer_plan(t, NULL, 0, (int)a->warning_percent, now, plan);
-        timer_queue_set(a->q, t->id, plan, k);
-        *after_id = t->id;
-    }
+    const HdClockList *l = rep->clocks;
+    plan_clocks(a, l);
+    size_t n = l->n_tickets;
+    if (n > 0)
+        *after_id = l->tickets[n - 1]->id;
     *count += n;
     hd_reply_free(rep);
-    return n == LIST_PAGE ? 1 : 0;
+    return n == CLOCK_PAGE ? 1 : 0;
 }
 
 /* Start: the log's seq first, then the tickets, so no change falls between the two. */
@@ -170,31 +254,37 @@ static int rebuild(app *a)
     if (read_last_seq(a, &last) != 0)
         return -1;
     size_t count = 0;
+    int64_t start = hd_mono_ms();
     int rc;
     while ((rc = rebuild_page(a, &after_id, &count)) == 1)
         ;
     if (rc != 0)
         return -1;
     a->seq = a->committed = last;
-    hd_info("event=rebuilt tickets=%zu timed=%zu entries=%zu last_seq=%lld", count,
-            timer_queue_tickets(a->q), timer_queue_live(a->q), (long long)last);
+    hd_info("event=rebuilt tickets=%zu timed=%zu entries=%zu queue_mb=%.1f last_seq=%lld ms=%lld",
+            count, timer_queue_tickets(a->q), timer_queue_live(a->q),
+            (double)timer_queue_bytes(a->q) / (1024.0 * 1024.0), (long long)last,
+            (long long)(hd_mono_ms() - start));
     return 0;
 }
 
 /* ---- following the log ---------------------------------------------------------------------- */
 
-/* Refreshes each ticket of the batch once. 0, or -1 when the store stopped answering. */
+/* Refreshes the tickets of the batch, each once, in one request. 0, or -1 when the store
+ * stopped answering. */
 static int apply_batch(app *a, const HdEventBatch *b)
 {
-    for (size_t i = 0; i < b->n_events; i++) {
+    int64_t ids[EVENT_BATCH];
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_events && n < EVENT_BATCH; i++) {
         int64_t id = b->events[i]->ticket_id;
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = b->events[j]->ticket_id == id;
-        if (!seen && refresh_ticket(a, id) != 0)
-            return -1;
+        bool seen = id <= 0;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = ids[j] == id;
+        if (!seen)
+            ids[n++] = id;
     }
-    return 0;
+    return refresh_tickets(a, ids, n);
 }
 
 /* One events_since after a->seq. 1 when more may follow, 0 when caught up, -1 on failure. */
@@ -222,11 +312,14 @@ static int catch_up_once(app *a)
     return rc;
 }
 
+/* Pages through the log; deadlines keep firing between pages of a long backlog. */
 static int catch_up(app *a)
 {
     int rc;
-    while ((rc = catch_up_once(a)) == 1 && !a->stopping)
-        ;
+    while ((rc = catch_up_once(a)) == 1 && !a->stopping) {
+        take_replies(a);
+        fire_due(a);
+    }
     return rc < 0 ? -1 : 0;
 }
 
@@ -241,12 +334,9 @@ static void commit_cursor(app *a)
     HdRequest req = HELPDESK__V1__REQUEST__INIT;
     req.body_case = HELPDESK__V1__REQUEST__BODY_COMMIT_CURSOR;
     req.commit_cursor = &commit;
-    HdReply *rep = hd_client_call(a->store, &req, (int)a->timeout_ms);
-    if (rep == NULL) {
-        hd_warn("event=store_silent request=commit_cursor timeout_ms=%lld",
-                (long long)a->timeout_ms);
+    HdReply *rep = request(a, &req, "commit_cursor");
+    if (rep == NULL)
         return;
-    }
     if (rep->body_case == HELPDESK__V1__REPLY__BODY_CURSOR)
         a->committed = a->seq;
     else
@@ -256,8 +346,8 @@ static void commit_cursor(app *a)
 
 /* ---- firing --------------------------------------------------------------------------------- */
 
-/* Sends one signal. 0 (answered, applied or not, or refused), -1 when the store is silent. */
-static int fire(app *a, const timer_entry *e)
+/* Sends one signal without waiting. 0, or -1 when it could not be queued (errno). */
+static int send_signal(app *a, const timer_entry *e)
 {
     HdSlaSignal sig = HELPDESK__V1__SLA_SIGNAL__INIT;
     sig.ticket_id = e->ticket_id;
@@ -266,42 +356,101 @@ static int fire(app *a, const timer_entry *e)
     sig.breach = e->breach != 0;
     sig.actor = a->actor;
     HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    req.id = ++a->next_id;
     req.body_case = HELPDESK__V1__REQUEST__BODY_SLA_SIGNAL;
     req.sla_signal = &sig;
-    HdReply *rep = call(a, &req, "sla_signal");
-    if (rep == NULL)
+    if (hd_dealer_send(a->signals, &req, ZMQ_DONTWAIT) != 0)
         return -1;
-    if (rep->body_case == HELPDESK__V1__REPLY__BODY_SIGNAL_ACK) {
-        bool applied = rep->signal_ack->applied;
-        a->fired++;
-        a->applied += applied;
-        hd_info("event=signal ticket_id=%lld deadline=%s deadline_at=%lld breach=%s applied=%s "
-                "late_ms=%lld",
-                (long long)e->ticket_id, hd_deadline_name(sig.deadline), (long long)e->deadline_at,
-                sig.breach ? "true" : "false", applied ? "true" : "false",
-                (long long)(hd_now_ms() - timer_entry_due(e)));
-    } else {
-        log_store_error(rep, "sla_signal");
-    }
-    hd_reply_free(rep);
+    in_flight *f = &a->flight[a->nflight++];
+    f->id = req.id;
+    f->sent = hd_mono_ms();
+    f->e = *e;
     return 0;
 }
 
+/* Sends what is due, as long as the window has room. */
 static void fire_due(app *a)
 {
-    if (hd_mono_ms() < a->backoff_until)
+    if (hd_mono_ms() < a->backoff_until || a->signals == NULL)
         return;
     timer_entry e;
-    for (int i = 0; i < FIRE_BATCH && timer_queue_pop_due(a->q, hd_now_ms(), &e); i++) {
-        if (fire(a, &e) != 0) {
-            timer_queue_add(a->q, &e); /* again once the store answers */
+    while (a->nflight < SIGNAL_WINDOW && timer_queue_pop_due(a->q, hd_now_ms(), &e)) {
+        if (send_signal(a, &e) != 0) {
+            hd_warn("event=signal_send_failed error=\"%s\"", zmq_strerror(errno));
+            timer_queue_add(a->q, &e); /* again after the backoff */
             a->backoff_until = hd_mono_ms() + STORE_BACKOFF_MS;
             return;
         }
-        timer_entry next;
-        if (timer_followup(&e, &next))
-            timer_queue_add(a->q, &next);
     }
+}
+
+static void on_ack(app *a, const timer_entry *e, const HdReply *rep)
+{
+    bool applied = rep->signal_ack->applied;
+    a->fired++;
+    a->applied += applied;
+    hd_info("event=signal ticket_id=%lld deadline=%s deadline_at=%lld breach=%s applied=%s "
+            "late_ms=%lld",
+            (long long)e->ticket_id, hd_deadline_name((Helpdesk__V1__Deadline)e->deadline),
+            (long long)e->deadline_at, e->breach ? "true" : "false", applied ? "true" : "false",
+            (long long)(hd_now_ms() - timer_entry_due(e)));
+    timer_entry next;
+    if (timer_followup(e, &next))
+        timer_queue_add(a->q, &next);
+}
+
+/* One reply on the signal socket: settles its signal. A reply to nothing in flight (one that
+ * came after its timeout) is dropped. */
+static void on_signal_reply(app *a, const HdReply *rep)
+{
+    size_t i = 0;
+    while (i < a->nflight && a->flight[i].id != rep->id)
+        i++;
+    if (i == a->nflight)
+        return;
+    timer_entry e = a->flight[i].e;
+    a->flight[i] = a->flight[--a->nflight];
+    if (rep->body_case == HELPDESK__V1__REPLY__BODY_SIGNAL_ACK) {
+        on_ack(a, &e, rep);
+        return;
+    }
+    log_store_error(rep, "sla_signal");
+    if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error &&
+        rep->error->code == HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE) {
+        timer_queue_add(a->q, &e); /* the database is away: again after the backoff */
+        a->backoff_until = hd_mono_ms() + STORE_BACKOFF_MS;
+    }
+}
+
+/* Signals unanswered for timeout_ms: the store is silent. Every one in flight goes back to the
+ * queue and the socket is replaced, so a late reply cannot settle a later request. */
+static void expire_signals(app *a)
+{
+    int64_t now = hd_mono_ms();
+    bool late = false;
+    for (size_t i = 0; i < a->nflight && !late; i++)
+        late = now - a->flight[i].sent >= a->timeout_ms;
+    if (!late)
+        return;
+    hd_warn("event=store_silent request=sla_signal timeout_ms=%lld in_flight=%zu",
+            (long long)a->timeout_ms, a->nflight);
+    for (size_t i = 0; i < a->nflight; i++)
+        timer_queue_add(a->q, &a->flight[i].e);
+    a->nflight = 0;
+    hd_socket_close(&a->signals);
+    a->signals = hd_socket_open(a->zctx, ZMQ_DEALER, a->api_ep, false, &a->curve);
+    a->backoff_until = now + STORE_BACKOFF_MS;
+}
+
+static void take_replies(app *a)
+{
+    HdReply *rep;
+    while (a->signals != NULL && (rep = hd_dealer_recv(a->signals, ZMQ_DONTWAIT)) != NULL) {
+        on_signal_reply(a, rep);
+        hd_reply_free(rep);
+    }
+    if (a->nflight > 0)
+        expire_signals(a);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
@@ -330,15 +479,31 @@ static void handle_signals(app *a)
     }
 }
 
+/* How long a wait may last, at most `limit` ms: until the next entry fires (when the window
+ * has room), the backoff ends or a signal in flight times out. */
+static long fire_wait(app *a, long limit)
+{
+    if (!a->started)
+        return limit;
+    int64_t mono = hd_mono_ms(), wait = limit;
+    int64_t due = timer_queue_next_due(a->q);
+    if (due != INT64_MAX && mono >= a->backoff_until && a->nflight < SIGNAL_WINDOW &&
+        due - hd_now_ms() < wait)
+        wait = due - hd_now_ms();
+    if (mono < a->backoff_until && a->backoff_until - mono < wait)
+        wait = a->backoff_until - mono;
+    for (size_t i = 0; i < a->nflight; i++)
+        if (a->flight[i].sent + a->timeout_ms - mono < wait)
+            wait = a->flight[i].sent + a->timeout_ms - mono;
+    return wait > 0 ? (long)wait : 0;
+}
+
 /* How long the poll may sleep: until the next entry, poll or commit, at most tick_ms. */
 static long poll_wait(app *a)
 {
-    int64_t mono = hd_mono_ms(), wait = a->tick_ms;
-    if (!a->started || a->wake)
+    int64_t mono = hd_mono_ms(), wait = fire_wait(a, (long)a->tick_ms);
+    if (a->started && a->wake)
         return 0;
-    int64_t due = timer_queue_next_due(a->q);
-    if (due != INT64_MAX && hd_mono_ms() >= a->backoff_until && due - hd_now_ms() < wait)
-        wait = due - hd_now_ms();
     if (a->next_poll - mono < wait)
         wait = a->next_poll - mono;
     if (a->seq > a->committed && a->next_commit - mono < wait)
@@ -364,6 +529,7 @@ static void on_work(app *a)
         if (catch_up(a) != 0)
             a->backoff_until = hd_mono_ms() + STORE_BACKOFF_MS;
     }
+    take_replies(a);
     fire_due(a);
     if (hd_mono_ms() >= a->next_commit) {
         commit_cursor(a);
@@ -371,14 +537,28 @@ static void on_work(app *a)
     }
 }
 
+/* At a stop: the answers to the signals in flight, for at most store_timeout_ms. */
+static void settle_in_flight(app *a)
+{
+    int64_t until = hd_mono_ms() + a->timeout_ms;
+    while (a->nflight > 0 && a->signals != NULL && hd_mono_ms() < until) {
+        zmq_pollitem_t item = {.socket = a->signals, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(&item, 1, (long)(until - hd_mono_ms()));
+        if (rc < 0 && errno != EINTR)
+            return;
+        take_replies(a);
+    }
+}
+
 static int loop(app *a)
 {
     while (!a->stopping) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             {.socket = a->sub, .events = ZMQ_POLLIN},
             {.fd = a->sigfd, .events = ZMQ_POLLIN},
+            {.socket = a->signals, .events = ZMQ_POLLIN},
         };
-        int rc = zmq_poll(items, 2, poll_wait(a));
+        int rc = zmq_poll(items, a->signals != NULL ? 3 : 2, poll_wait(a));
         if (rc < 0 && errno != EINTR) {
             hd_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
             return -1;
@@ -390,8 +570,11 @@ static int loop(app *a)
         if (!a->stopping)
             on_work(a);
     }
+    settle_in_flight(a);
     if (a->started)
         commit_cursor(a);
+    if (a->nflight > 0) /* sent again after a restart; the store drops what it already took */
+        hd_info("event=signals_unanswered count=%zu", a->nflight);
     return 0;
 }
 
@@ -400,7 +583,7 @@ static int loop(app *a)
 static int configure(const hd_config *cfg, app *a)
 {
     char err[512];
-    a->api = hd_config_str(cfg, "store.api", HD_DEFAULT_STORE_API);
+    a->api_ep = hd_config_str(cfg, "store.api", HD_DEFAULT_STORE_API);
     a->events = hd_config_str(cfg, "store.events", HD_DEFAULT_STORE_EVENTS);
     a->warning_percent = 80;
     a->commit_ms = 1000;
@@ -411,7 +594,8 @@ static int configure(const hd_config *cfg, app *a)
         hd_config_int(cfg, "timer.commit_ms", 10, 3600000, &a->commit_ms, err, sizeof err) != 0 ||
         hd_config_int(cfg, "timer.tick_ms", 10, 60000, &a->tick_ms, err, sizeof err) != 0 ||
         hd_config_int(cfg, "timer.store_timeout_ms", 100, 60000, &a->timeout_ms, err,
-                      sizeof err) != 0) {
+                      sizeof err) != 0 ||
+        hd_curve_client_config(cfg, "store", &a->curve, err, sizeof err) != 0) {
         hd_log_clean(err);
         hd_error("event=config_invalid error=\"%s\"", err);
         return -1;
@@ -422,9 +606,11 @@ static int configure(const hd_config *cfg, app *a)
 
 static int open_sockets(app *a)
 {
-    a->store = hd_client_new(a->zctx, a->api);
-    a->sub = hd_socket_new(a->zctx, ZMQ_SUB, a->events, false);
-    if (a->store == NULL || a->sub == NULL)
+    a->api = hd_socket_open(a->zctx, ZMQ_DEALER, a->api_ep, false, &a->curve);
+    a->sub = hd_socket_open(a->zctx, ZMQ_SUB, a->events, false, &a->curve);
+    a->signals = hd_socket_open(a->zctx, ZMQ_DEALER, a->api_ep, false, &a->curve);
+    a->next_id = (uint64_t)hd_now_ms() << 16; /* distinct from a previous run's ids */
+    if (a->api == NULL || a->sub == NULL || a->signals == NULL)
         return -1;
     if (zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, "", 0) != 0) {
         hd_error("event=subscribe_failed error=\"%s\"", zmq_strerror(errno));
@@ -446,12 +632,13 @@ static int run(app *a)
     if (a->zctx != NULL && open_sockets(a) == 0) {
         hd_info("event=ready actor=%s api=%s events=%s warning_percent=%lld commit_ms=%lld "
                 "tick_ms=%lld",
-                a->actor, a->api, a->events, (long long)a->warning_percent,
+                a->actor, a->api_ep, a->events, (long long)a->warning_percent,
                 (long long)a->commit_ms, (long long)a->tick_ms);
         rc = loop(a);
     }
-    hd_client_destroy(&a->store);
+    hd_socket_close(&a->api);
     hd_socket_close(&a->sub);
+    hd_socket_close(&a->signals);
     if (a->zctx != NULL)
         zmq_ctx_term(a->zctx);
     close(a->sigfd);

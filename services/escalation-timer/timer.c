@@ -149,9 +149,12 @@ bool timer_followup(const timer_entry *fired, timer_entry *next)
 
 typedef struct {
     int64_t id; /* 0: free */
+    uint32_t plan; /* fingerprint of the entries last set (plan_print); 0: changed since */
     uint16_t version;
     uint8_t live; /* entries of this version still in the heap */
 } slot;
+
+_Static_assert(sizeof(slot) == 16, "a slot must stay 16 bytes");
 
 struct timer_queue {
     timer_entry *heap;
@@ -259,6 +262,7 @@ static slot *find_or_add(timer_queue *q, int64_t id)
     s = insert_slot(q->slots, q->nslots, id);
     s->version = 0;
     s->live = 0;
+    s->plan = 0;
     return s;
 }
 
@@ -301,7 +305,8 @@ static void sift_down(timer_queue *q, size_t i)
 static void heap_push(timer_queue *q, const timer_entry *e)
 {
     if (q->size == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 256;
+        /* by half: what is allocated stays near what is held */
+        q->cap = q->cap ? q->cap + q->cap / 2 : 256;
         q->heap = xrealloc(q->heap, q->cap, sizeof *q->heap);
     }
     q->heap[q->size++] = *e;
@@ -321,10 +326,12 @@ static bool is_live(const timer_queue *q, const timer_entry *e)
     return s != NULL && s->version == e->version && s->live > 0;
 }
 
-/* Drops every stale entry when they outnumber the live ones, so memory follows the live count. */
+/* Drops every stale entry once they are half as many as the live ones, so memory follows the
+ * live count: at most 1.5 entries held per live one (a million tickets re-planned at once stay
+ * near 150 MB instead of doubling). */
 static void maybe_compact(timer_queue *q)
 {
-    if (q->size < 1024 || q->size <= 2 * q->live)
+    if (q->size < 1024 || q->size <= q->live + q->live / 2)
         return;
     size_t kept = 0;
     for (size_t i = 0; i < q->size; i++)
@@ -333,14 +340,35 @@ static void maybe_compact(timer_queue *q)
     q->size = kept;
     for (size_t i = q->size / 2; i-- > 0;)
         sift_down(q, i);
-    size_t nslots = 64;
-    while (nslots < 2 * (q->tickets + 1))
-        nslots *= 2;
-    rehash(q, nslots);
+    /* Forget the tickets without entries only when they crowd the table: a fresh table next to
+     * the old one costs its size again in memory, for the moment of the copy. */
+    if (q->used > 4 * (q->tickets + 1024)) {
+        size_t nslots = 64;
+        while (nslots < 2 * (q->tickets + 1))
+            nslots *= 2;
+        rehash(q, nslots);
+    }
     if (q->cap > 1024 && q->size < q->cap / 4) {
         q->cap /= 2;
         q->heap = xrealloc(q->heap, q->cap, sizeof *q->heap);
     }
+}
+
+/* FNV-1a over what makes each entry fire (never 0, which means "changed"). */
+static uint32_t plan_print(const timer_entry *entries, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        const timer_entry *e = &entries[i];
+        uint64_t v[3] = {(uint64_t)e->deadline_at, e->lead_ms,
+                         (uint64_t)e->deadline << 8 | e->breach};
+        for (int k = 0; k < 3; k++)
+            for (int b = 0; b < 64; b += 8) {
+                h ^= (uint32_t)(v[k] >> b) & 0xffu;
+                h *= 16777619u;
+            }
+    }
+    return h ? h : 1;
 }
 
 void timer_queue_set(timer_queue *q, int64_t ticket_id, const timer_entry *entries, size_t n)
@@ -348,6 +376,12 @@ void timer_queue_set(timer_queue *q, int64_t ticket_id, const timer_entry *entri
     slot *s = find(q, ticket_id);
     if (s == NULL && n == 0)
         return; /* nothing known, nothing to stop */
+    uint32_t print = n > 0 ? plan_print(entries, n) : 0;
+    /* The same plan, none of it fired or added to since: the heap already holds exactly these
+     * entries. Most events (notes, replies, communications) change no deadline, and keeping
+     * their tickets' entries makes no stale ones. */
+    if (s != NULL && n > 0 && s->live == n && s->plan == print)
+        return;
     if (s == NULL)
         s = find_or_add(q, ticket_id);
     q->live -= s->live;
@@ -364,6 +398,7 @@ void timer_queue_set(timer_queue *q, int64_t ticket_id, const timer_entry *entri
     }
     s = find(q, ticket_id); /* heap_push does not move slots, but stay safe */
     s->live = (uint8_t)n;
+    s->plan = print;
     q->live += n;
     if (n > 0)
         q->tickets++;
@@ -378,6 +413,7 @@ void timer_queue_add(timer_queue *q, const timer_entry *e)
     if (s->live == 0)
         q->tickets++;
     s->live++;
+    s->plan = 0;
     q->live++;
     heap_push(q, e);
 }
@@ -404,6 +440,7 @@ bool timer_queue_pop_due(timer_queue *q, int64_t now, timer_entry *out)
     heap_pop(q);
     slot *s = find(q, out->ticket_id);
     s->live--;
+    s->plan = 0;
     q->live--;
     if (s->live == 0)
         q->tickets--;
@@ -423,4 +460,9 @@ size_t timer_queue_size(const timer_queue *q)
 size_t timer_queue_tickets(const timer_queue *q)
 {
     return q->tickets;
+}
+
+size_t timer_queue_bytes(const timer_queue *q)
+{
+    return sizeof *q + q->cap * sizeof *q->heap + q->nslots * sizeof *q->slots;
 }

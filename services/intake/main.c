@@ -12,6 +12,7 @@
 
 #include "hd/clock.h"
 #include "hd/config.h"
+#include "hd/curve.h"
 #include "hd/log.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
@@ -236,16 +237,26 @@ int main(int argc, char **argv)
     }
     void *ctx = zmq_ctx_new();
     int status = 1;
-    l.router = hd_socket_new(ctx, ZMQ_ROUTER, l.set.endpoint, true);
-    l.store = hd_socket_new(ctx, ZMQ_DEALER, l.set.store_api, false);
+    hd_curve_opts serve, to_store;
+    hd_zap *zap = NULL;
+    if (hd_curve_server_start(cfg, "intake", ctx, &serve, &zap, err, sizeof err) != 0 ||
+        hd_curve_client_config(cfg, "store", &to_store, err, sizeof err) != 0) {
+        hd_log_clean(err);
+        hd_error("event=config_failed error=\"%s\"", err);
+    } else {
+        l.router = hd_curve_bind(ctx, ZMQ_ROUTER, l.set.endpoint, &serve, "intake");
+        l.store = hd_socket_open(ctx, ZMQ_DEALER, l.set.store_api, false, &to_store);
+    }
     l.pending = intake_pending_new((uint64_t)hd_now_ms() << 16);
     if (l.router != NULL && l.store != NULL) {
-        hd_info("event=ready endpoint=%s store=%s max_problems=%d store_timeout_ms=%d",
-                l.set.endpoint, l.set.store_api, l.set.max_problems, l.set.store_timeout_ms);
+        hd_info("event=ready endpoint=%s store=%s max_problems=%d store_timeout_ms=%d curve=%s",
+                l.set.endpoint, l.set.store_api, l.set.max_problems, l.set.store_timeout_ms,
+                serve.enabled ? "on" : "off");
         status = run(&l, sigfd);
     }
     hd_socket_close(&l.router);
     hd_socket_close(&l.store);
+    hd_zap_stop(&zap);
     intake_pending_destroy(&l.pending);
     zmq_ctx_term(ctx);
     hd_config_destroy(&cfg);

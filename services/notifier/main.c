@@ -5,8 +5,12 @@
  *   hd-notifier [--config FILE]       (or HD_CONFIG=FILE)
  *
  * Catch-up: the cursor "notifier" says where to resume; a SUB on store.events only wakes us,
- * events_since fills every gap. Before a delivery, get_communication{key} tells whether an
- * earlier run already sent it (then it is skipped) or how many attempts it made. Transfers run
+ * events_since fills every gap. Events are handled a page at a time with two store requests for
+ * the whole page: notify_lookup{ticket_ids, contacts_of} for the tickets (and a created event's
+ * contact's tickets, for the one ack per contact), then notify_lookup{keys} which tells for each
+ * delivery whether an earlier run already sent it (then it is skipped) or how many attempts it
+ * made; keys sent in this run are remembered, so the 2nd and 3rd ticket of a contact cost
+ * nothing. Outcomes are recorded in batches (record_communications). Transfers run
  * in libcurl's multi interface inside this loop, so a slow or dead mail server delays only its
  * own messages. The cursor is committed only up to the event before the oldest one whose
  * deliveries are unfinished, so a restart re-reads exactly those. */
@@ -23,6 +27,7 @@
 #include "hd/log.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
+#include "keyset.h"
 #include "mail.h"
 #include "notifier.h"
 #include "template.h"
@@ -30,8 +35,13 @@
 #define CONSUMER "notifier"
 #define ACTOR "notifier"
 /* Deliveries held at once; past this the loop stops reading new events (back-pressure). */
-#define MAX_JOBS 512
-#define BATCH 200
+#define MAX_JOBS 2048
+/* Events per events_since page; each page costs two lookups whatever its size. */
+#define BATCH 500
+/* Outcomes recorded per record_communications request. */
+#define RECORD_BATCH 500
+/* Keys remembered as sent or given up (a shortcut only: cleared when full). */
+#define DONE_KEYS_MAX 100000
 #define MAX_POLL_ITEMS 64
 /* Catch-up runs at least this often, in case a PUB message was lost. */
 #define CATCHUP_MS 1000
@@ -52,7 +62,7 @@ typedef struct job {
     uint32_t attempt;
     enum job_state state;
     int64_t due;     /* monotonic ms: next attempt (JOB_DUE) or next record try (JOB_RECORD) */
-    bool ok;         /* JOB_RECORD: the outcome still to record */
+    bool ok, final;  /* JOB_RECORD: the outcome still to record */
     char error[256];
     struct job *next;
 } job;
@@ -63,12 +73,15 @@ typedef struct {
     int64_t retry_initial, retry_max, max_attempts, store_timeout, commit_ms, stop_grace;
     notif_templates *tmpl;
     void *zctx, *sub;
+    hd_curve_opts curve; /* CurveZMQ client of the store, or off */
     hd_client *store;
     notif_sender *sender;
     int sigfd;
     bool stopping;
     job *jobs;
     size_t n_jobs;
+    notif_keyset *busy; /* keys of the jobs */
+    notif_keyset *done; /* keys known to be sent or given up */
     uint64_t next_job_id;
     int64_t done_seq;      /* every event up to here has been looked at */
     int64_t committed;     /* the cursor in the store */
@@ -95,88 +108,34 @@ static HdReply *store_call(app *a, HdRequest *req, Helpdesk__V1__Reply__BodyCase
         hd_log_clean(msg);
         hd_warn("event=store_error body=%d code=%s field=%s message=\"%s\"", (int)req->body_case,
                 hd_error_code_name(rep->error->code), rep->error->field, msg);
-        if (rep->error->code == HELPDESK__V1__ERROR_CODE__ERROR_NOT_FOUND)
-            return rep; /* the caller decides */
     }
     hd_reply_free(rep);
     return NULL;
 }
 
-static HdReply *get_ticket(app *a, int64_t id)
+/* One notify_lookup: tickets (and their contacts' tickets when contacts_of), or the status of
+ * keys. NULL when the store did not answer. */
+static HdReply *lookup(app *a, int64_t *ids, size_t n_ids, int64_t *contacts_of,
+                       size_t n_contacts_of, char **keys, size_t n_keys)
 {
-    HdGetTicket g = HELPDESK__V1__GET_TICKET__INIT;
-    g.ticket_id = id;
+    Helpdesk__V1__NotifyLookup l = HELPDESK__V1__NOTIFY_LOOKUP__INIT;
+    l.ticket_ids = ids;
+    l.n_ticket_ids = n_ids;
+    l.contacts_of = contacts_of;
+    l.n_contacts_of = n_contacts_of;
+    l.keys = keys;
+    l.n_keys = n_keys;
     HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_GET_TICKET;
-    req.get_ticket = &g;
-    return store_call(a, &req, HELPDESK__V1__REPLY__BODY_TICKET);
-}
-
-/* The ids of the contact's tickets, in order; -1 when the store did not answer. */
-static int contact_tickets(app *a, int64_t contact_id, int64_t **ids, size_t *n)
-{
-    HdListTickets l = HELPDESK__V1__LIST_TICKETS__INIT;
-    l.contact_id = contact_id;
-    l.limit = 1000;
-    HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_LIST_TICKETS;
-    req.list_tickets = &l;
-    HdReply *rep = store_call(a, &req, HELPDESK__V1__REPLY__BODY_TICKETS);
-    if (rep == NULL || rep->body_case != HELPDESK__V1__REPLY__BODY_TICKETS) {
+    req.body_case = HELPDESK__V1__REQUEST__BODY_NOTIFY_LOOKUP;
+    req.notify_lookup = &l;
+    HdReply *rep = store_call(a, &req, HELPDESK__V1__REPLY__BODY_NOTIFY_CONTEXT);
+    if (rep != NULL && rep->notify_context->n_communications != n_keys) {
+        hd_warn("event=store_error reason=\"notify_lookup answered %zu keys of %zu\"",
+                rep->notify_context->n_communications, n_keys);
         hd_reply_free(rep);
-        return -1;
+        return NULL;
     }
-    *n = rep->tickets->n_tickets;
-    *ids = calloc(*n ? *n : 1, sizeof **ids);
-    if (*ids == NULL)
-        abort();
-    for (size_t i = 0; i < *n; i++)
-        (*ids)[i] = rep->tickets->tickets[i]->id;
-    hd_reply_free(rep);
-    return 0;
-}
-
-/* What earlier runs did for `key`; -1 when the store did not answer. */
-static int get_communication(app *a, const char *key, bool *done, uint32_t *attempts)
-{
-    HdGetCommunication g = HELPDESK__V1__GET_COMMUNICATION__INIT;
-    g.key = (char *)key;
-    HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_GET_COMMUNICATION;
-    req.get_communication = &g;
-    HdReply *rep = store_call(a, &req, HELPDESK__V1__REPLY__BODY_COMMUNICATION);
-    if (rep == NULL || rep->body_case != HELPDESK__V1__REPLY__BODY_COMMUNICATION) {
-        hd_reply_free(rep);
-        return -1;
-    }
-    const HdCommunicationStatus *c = rep->communication;
-    *attempts = c->found ? c->attempts : 0;
-    *done = c->found && (c->sent || c->final || c->attempts >= (uint32_t)a->max_attempts);
-    hd_reply_free(rep);
-    return 0;
-}
-
-static int record(app *a, const job *j, bool ok, bool final, const char *error)
-{
-    HdRecordCommunication r = HELPDESK__V1__RECORD_COMMUNICATION__INIT;
-    r.ticket_id = j->ticket_id;
-    r.key = (char *)j->d.key;
-    r.kind = (char *)j->kind;
-    r.channel = (char *)notif_channel_name(j->d.channel);
-    r.recipient = (char *)j->d.recipient;
-    r.subject = j->subject;
-    r.sent = ok;
-    r.error = (char *)(ok ? "" : error);
-    r.attempt = j->attempt;
-    r.final = final;
-    r.actor = (char *)ACTOR;
-    HdRequest req = HELPDESK__V1__REQUEST__INIT;
-    req.body_case = HELPDESK__V1__REQUEST__BODY_RECORD_COMMUNICATION;
-    req.record_communication = &r;
-    HdReply *rep = store_call(a, &req, HELPDESK__V1__REPLY__BODY_COMMUNICATION);
-    int rc = rep != NULL && rep->body_case == HELPDESK__V1__REPLY__BODY_COMMUNICATION ? 0 : -1;
-    hd_reply_free(rep);
-    return rc;
+    return rep;
 }
 
 /* --- jobs --- */
@@ -195,6 +154,7 @@ static void job_unlink(app *a, job *j)
         if (*pp == j) {
             *pp = j->next;
             a->n_jobs--;
+            notif_keyset_del(a->busy, j->d.key);
             break;
         }
 }
@@ -207,12 +167,20 @@ static job *job_find(app *a, uint64_t id)
     return NULL;
 }
 
-static bool key_busy(const app *a, const char *key)
+/* A key this run already has a job for, or already saw sent or given up. */
+static bool key_settled_or_busy(const app *a, const char *key)
 {
-    for (const job *j = a->jobs; j; j = j->next)
-        if (strcmp(j->d.key, key) == 0)
-            return true;
-    return false;
+    return notif_keyset_get(a->busy, key, NULL) || notif_keyset_get(a->done, key, NULL);
+}
+
+/* Remembers a key that needs nothing more, so later events naming it (the 2nd and 3rd ticket
+ * of a contact) cost nothing. Only a shortcut: the store's status decides after a restart, so
+ * the memory is simply dropped when it grows large. */
+static void key_done(app *a, const char *key)
+{
+    if (notif_keyset_size(a->done) >= DONE_KEYS_MAX)
+        notif_keyset_clear(a->done);
+    notif_keyset_put(a->done, key, 1);
 }
 
 static char *job_payload(const app *a, const job *j)
@@ -260,7 +228,7 @@ static void job_start(app *a, job *j)
     j->state = JOB_IN_FLIGHT;
 }
 
-/* Records the outcome of an attempt; then done, a retry later, or (store down) a record retry. */
+/* Notes the outcome of an attempt; flush_records records it, with others, in one request. */
 static void job_result(app *a, job *j, bool ok, const char *error)
 {
     bool final = !ok && j->attempt >= (uint32_t)a->max_attempts;
@@ -276,18 +244,22 @@ static void job_result(app *a, job *j, bool ok, const char *error)
                 "error=\"%s\"",
                 notif_channel_name(j->d.channel), (long long)j->ticket_id, j->d.key, j->attempt,
                 final ? "true" : "false", why);
-    if (record(a, j, ok, final, why) != 0) {
-        j->state = JOB_RECORD; /* keep the outcome until the store takes it */
-        j->ok = ok;
-        snprintf(j->error, sizeof j->error, "%s", why);
-        j->due = hd_mono_ms() + a->retry_initial;
-        return;
-    }
-    if (ok || final) {
-        if (ok)
+    j->state = JOB_RECORD; /* keep the outcome until the store takes it */
+    j->ok = ok;
+    j->final = final;
+    snprintf(j->error, sizeof j->error, "%s", why);
+    j->due = 0;
+}
+
+/* The store took the outcome: done, or a retry later. */
+static void job_recorded(app *a, job *j)
+{
+    if (j->ok || j->final) {
+        if (j->ok)
             a->sent++;
         else
             a->failed++;
+        key_done(a, j->d.key);
         job_unlink(a, j);
         job_free(j);
         return;
@@ -295,6 +267,73 @@ static void job_result(app *a, job *j, bool ok, const char *error)
     j->state = JOB_DUE;
     j->due = hd_mono_ms() + notif_backoff_ms(a->retry_initial, a->retry_max, j->attempt);
     j->attempt++;
+}
+
+static void record_fill(HdRecordCommunication *r, const job *j)
+{
+    r->ticket_id = j->ticket_id;
+    r->key = (char *)j->d.key;
+    r->kind = (char *)j->kind;
+    r->channel = (char *)notif_channel_name(j->d.channel);
+    r->recipient = (char *)j->d.recipient;
+    r->subject = j->subject;
+    r->sent = j->ok;
+    r->error = (char *)(j->ok ? "" : j->error);
+    r->attempt = j->attempt;
+    r->final = j->final;
+    r->actor = (char *)ACTOR;
+}
+
+/* Records the outcomes of up to RECORD_BATCH jobs in one request. Returns how many it sent;
+ * -1 when the store did not take them (they are tried again after retry_initial). */
+static int record_batch(app *a, int64_t now)
+{
+    HdRecordCommunication *recs = calloc(RECORD_BATCH, sizeof *recs);
+    HdRecordCommunication *ptrs[RECORD_BATCH];
+    job *js[RECORD_BATCH];
+    size_t n = 0;
+    if (recs == NULL)
+        abort();
+    for (job *j = a->jobs; j && n < RECORD_BATCH; j = j->next)
+        if (j->state == JOB_RECORD && j->due <= now) {
+            helpdesk__v1__record_communication__init(&recs[n]);
+            record_fill(&recs[n], j);
+            ptrs[n] = &recs[n];
+            js[n++] = j;
+        }
+    if (n == 0) {
+        free(recs);
+        return 0;
+    }
+    Helpdesk__V1__RecordCommunications rc = HELPDESK__V1__RECORD_COMMUNICATIONS__INIT;
+    rc.records = ptrs;
+    rc.n_records = n;
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_RECORD_COMMUNICATIONS;
+    req.record_communications = &rc;
+    HdReply *rep = store_call(a, &req, HELPDESK__V1__REPLY__BODY_COMMUNICATIONS);
+    bool ok = rep != NULL && rep->communications->n_communications == n;
+    for (size_t i = 0; i < n; i++) {
+        if (ok && rep->communications->communications[i]->found) {
+            job_recorded(a, js[i]);
+        } else {
+            if (ok)
+                hd_warn("event=record_refused ticket_id=%lld key=%s reason=\"no such ticket\"",
+                        (long long)js[i]->ticket_id, js[i]->d.key);
+            js[i]->due = now + a->retry_initial;
+        }
+    }
+    hd_reply_free(rep);
+    free(recs);
+    return ok ? (int)n : -1;
+}
+
+/* Records every outcome that is due, a batch at a time. */
+static void flush_records(app *a)
+{
+    int64_t now = hd_mono_ms();
+    while (record_batch(a, now) == RECORD_BATCH)
+        ;
 }
 
 static void on_transfer_done(uint64_t id, bool ok, const char *error, void *ctx)
@@ -305,22 +344,17 @@ static void on_transfer_done(uint64_t id, bool ok, const char *error, void *ctx)
         job_result(a, j, ok, error);
 }
 
-/* Starts due retries and re-records outcomes the store did not take. */
+/* Starts due retries, then records the outcomes the store has not taken yet. */
 static void service_jobs(app *a)
 {
     int64_t now = hd_mono_ms();
-    job *next;
-    for (job *j = a->jobs; j; j = next) {
-        next = j->next; /* j may be freed below */
-        if (j->due > now || a->stopping)
+    for (job *j = a->jobs; j; j = j->next) {
+        if (j->due > now || a->stopping || j->state != JOB_DUE)
             continue;
-        if (j->state == JOB_DUE) {
-            j->id = ++a->next_job_id;
-            job_start(a, j);
-        } else if (j->state == JOB_RECORD) {
-            job_result(a, j, j->ok, j->error);
-        }
+        j->id = ++a->next_job_id;
+        job_start(a, j);
     }
+    flush_records(a);
 }
 
 /* --- deciding --- */
@@ -342,19 +376,10 @@ typedef struct {
     size_t n_ids;
 } event_ctx;
 
-/* Queues one delivery unless an earlier run or a job in flight already has it. */
-static int deliver(app *a, const event_ctx *e, const notif_comm *c, const notif_delivery *d)
+/* Queues one delivery; `attempts`: what earlier runs made of it. */
+static void deliver(app *a, const event_ctx *e, const notif_comm *c, const notif_delivery *d,
+                    uint32_t attempts)
 {
-    if (key_busy(a, d->key))
-        return 0;
-    bool done = false;
-    uint32_t attempts = 0;
-    if (get_communication(a, d->key, &done, &attempts) != 0)
-        return -1;
-    if (done) {
-        hd_debug("event=skip key=%s reason=\"already sent or given up\"", d->key);
-        return 0;
-    }
     const char *tag = c->internal ? a->staff_lang
                                   : (e->t->customer ? e->t->customer->language : "");
     const char *lang = notif_templates_language(a->tmpl, tag);
@@ -366,7 +391,7 @@ static int deliver(app *a, const event_ctx *e, const notif_comm *c, const notif_
     if (notif_render(a->tmpl, lang, c->tmpl, v.v, NOTIF_N_VARS, &j->subject, &j->body) != 0) {
         hd_error("event=template_missing kind=%s", c->tmpl);
         free(j);
-        return 0;
+        return;
     }
     j->id = ++a->next_job_id;
     j->seq = e->ev->seq;
@@ -387,51 +412,215 @@ static int deliver(app *a, const event_ctx *e, const notif_comm *c, const notif_
     j->next = a->jobs;
     a->jobs = j;
     a->n_jobs++;
+    notif_keyset_put(a->busy, j->d.key, 1);
     job_start(a, j);
-    return 0;
 }
 
-static int plan_and_deliver(app *a, const event_ctx *e)
+/* --- a page of events --- */
+
+/* One delivery a page's event calls for, and where its key's status is in the lookup. */
+typedef struct {
+    size_t ev;   /* index in the page */
+    notif_comm comm;
+    notif_delivery d;
+    long status; /* index into the keys asked; -1: not asked (busy or done at planning) */
+} planned;
+
+typedef struct {
+    HdTicketEvent **evs;
+    size_t n;
+    HdReply *ctx;   /* tickets and contacts */
+    HdReply *stat;  /* statuses of keys */
+    planned *p;
+    size_t np;
+    char **keys;
+    size_t nkeys;
+    notif_keyset *asked;
+} page;
+
+static int cmp_i64(const void *x, const void *y)
 {
-    notif_comm comms[NOTIF_MAX_COMMS];
-    size_t n = notif_plan(e->ev, e->t, team_address, a, comms);
-    for (size_t i = 0; i < n; i++) {
-        notif_delivery d[2];
-        size_t nd = notif_channels(&comms[i], a->smtp_url[0] != '\0', a->webhook, d);
-        for (size_t k = 0; k < nd; k++)
-            if (deliver(a, e, &comms[i], &d[k]) != 0)
-                return -1;
-    }
-    return 0;
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
 }
 
-/* Handles one event; -1 when the store did not answer (the event is tried again later). */
-static int handle_event(app *a, const HdTicketEvent *ev)
+static size_t unique_ids(int64_t *v, size_t n)
 {
-    if (!notif_event_wanted(ev))
-        return 0;
-    HdReply *rep = get_ticket(a, ev->ticket_id);
-    if (rep == NULL)
-        return -1;
-    if (rep->body_case != HELPDESK__V1__REPLY__BODY_TICKET || rep->ticket->ticket == NULL) {
-        hd_warn("event=skip seq=%lld ticket_id=%lld reason=\"ticket not found\"",
-                (long long)ev->seq, (long long)ev->ticket_id);
-        hd_reply_free(rep);
-        return 0;
+    qsort(v, n, sizeof *v, cmp_i64);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || v[k - 1] != v[i])
+            v[k++] = v[i];
+    return k;
+}
+
+/* The tickets of the page's wanted events, and of `created` ones their contacts' tickets. */
+static int page_fetch_tickets(app *a, page *pg)
+{
+    int64_t *ids = calloc(pg->n + 1, sizeof *ids), *of = calloc(pg->n + 1, sizeof *of);
+    if (ids == NULL || of == NULL)
+        abort();
+    size_t n = 0, nof = 0;
+    for (size_t i = 0; i < pg->n; i++) {
+        if (!notif_event_wanted(pg->evs[i]))
+            continue;
+        ids[n++] = pg->evs[i]->ticket_id;
+        if (notif_event_needs_contact(pg->evs[i]))
+            of[nof++] = pg->evs[i]->ticket_id;
     }
-    event_ctx e = {.ev = ev, .t = rep->ticket->ticket};
-    int64_t *ids = NULL;
-    int rc = 0;
-    if (notif_event_needs_contact(ev) &&
-        contact_tickets(a, e.t->contact_id, &ids, &e.n_ids) != 0)
-        rc = -1;
-    e.ids = ids;
-    if (rc == 0)
-        rc = plan_and_deliver(a, &e);
+    n = unique_ids(ids, n);
+    nof = unique_ids(of, nof);
+    if (n > 0)
+        pg->ctx = lookup(a, ids, n, of, nof, NULL, 0);
     free(ids);
-    hd_reply_free(rep);
-    return rc;
+    free(of);
+    return n == 0 || pg->ctx != NULL ? 0 : -1;
 }
+
+static int cmp_ticket(const void *key, const void *elem)
+{
+    int64_t id = *(const int64_t *)key, t = (*(HdTicket *const *)elem)->id;
+    return (id > t) - (id < t);
+}
+
+typedef Helpdesk__V1__ContactTickets contact_tickets;
+
+static int cmp_contact(const void *key, const void *elem)
+{
+    int64_t id = *(const int64_t *)key, c = (*(contact_tickets *const *)elem)->contact_id;
+    return (id > c) - (id < c);
+}
+
+/* The event's ticket and (created) its contact's ticket ids; false when the ticket is gone. */
+static bool page_event_ctx(const page *pg, size_t i, event_ctx *e)
+{
+    const Helpdesk__V1__NotifyContext *c = pg->ctx->notify_context;
+    memset(e, 0, sizeof *e);
+    e->ev = pg->evs[i];
+    HdTicket **t = bsearch(&e->ev->ticket_id, c->tickets, c->n_tickets, sizeof(HdTicket *),
+                           cmp_ticket);
+    if (t == NULL)
+        return false;
+    e->t = *t;
+    if (notif_event_needs_contact(e->ev)) {
+        contact_tickets **ct = bsearch(&e->t->contact_id, c->contacts, c->n_contacts,
+                                       sizeof(contact_tickets *), cmp_contact);
+        if (ct != NULL) {
+            e->ids = (*ct)->ticket_ids;
+            e->n_ids = (*ct)->n_ticket_ids;
+        }
+    }
+    return true;
+}
+
+static void page_plan_one(app *a, page *pg, size_t i, const notif_comm *c,
+                          const notif_delivery *d)
+{
+    planned *p = &pg->p[pg->np++];
+    p->ev = i;
+    p->comm = *c;
+    p->d = *d;
+    p->status = -1;
+    int64_t at = 0;
+    if (notif_keyset_get(pg->asked, d->key, &at)) {
+        p->status = (long)at;
+    } else if (!key_settled_or_busy(a, d->key)) {
+        p->status = (long)pg->nkeys;
+        notif_keyset_put(pg->asked, d->key, (int64_t)pg->nkeys);
+        pg->keys[pg->nkeys++] = p->d.key;
+    }
+}
+
+/* Every delivery of the page, and the keys whose status the store must tell. */
+static void page_plan(app *a, page *pg)
+{
+    pg->p = calloc(pg->n * NOTIF_MAX_COMMS * 2 + 1, sizeof *pg->p);
+    pg->keys = calloc(pg->n * NOTIF_MAX_COMMS * 2 + 1, sizeof *pg->keys);
+    if (pg->p == NULL || pg->keys == NULL)
+        abort();
+    for (size_t i = 0; i < pg->n; i++) {
+        event_ctx e;
+        if (!notif_event_wanted(pg->evs[i]) || !page_event_ctx(pg, i, &e))
+            continue;
+        notif_comm comms[NOTIF_MAX_COMMS];
+        size_t n = notif_plan(e.ev, e.t, team_address, a, comms);
+        for (size_t k = 0; k < n; k++) {
+            notif_delivery d[2];
+            size_t nd = notif_channels(&comms[k], a->smtp_url[0] != '\0', a->webhook, d);
+            for (size_t m = 0; m < nd; m++)
+                page_plan_one(a, pg, i, &comms[k], &d[m]);
+        }
+    }
+}
+
+/* Queues the deliveries of event i that earlier runs and this one have not done. -1 when a
+ * key's status is unknown (asked nothing about it): the event waits for the next round. */
+static int page_deliver(app *a, page *pg, size_t i, size_t *pi)
+{
+    event_ctx e;
+    if (!notif_event_wanted(pg->evs[i]))
+        return 0;
+    if (!page_event_ctx(pg, i, &e)) { /* planned nothing for it */
+        hd_warn("event=skip seq=%lld ticket_id=%lld reason=\"ticket not found\"",
+                (long long)pg->evs[i]->seq, (long long)pg->evs[i]->ticket_id);
+        return 0;
+    }
+    size_t first = *pi;
+    for (; *pi < pg->np && pg->p[*pi].ev == i; (*pi)++) {
+        const planned *p = &pg->p[*pi];
+        if (key_settled_or_busy(a, p->d.key))
+            continue;
+        if (p->status < 0)
+            return (*pi = first), -1;
+        const HdCommunicationStatus *s =
+            pg->stat->notify_context->communications[p->status];
+        uint32_t attempts = s->found ? s->attempts : 0;
+        if (s->found && (s->sent || s->final || s->attempts >= (uint32_t)a->max_attempts)) {
+            hd_debug("event=skip key=%s reason=\"already sent or given up\"", p->d.key);
+            key_done(a, p->d.key);
+            continue;
+        }
+        deliver(a, &e, &p->comm, &p->d, attempts);
+    }
+    return 0;
+}
+
+static void page_free(page *pg)
+{
+    hd_reply_free(pg->ctx);
+    hd_reply_free(pg->stat);
+    free(pg->p);
+    free(pg->keys);
+    notif_keyset_destroy(&pg->asked);
+}
+
+/* Handles the events of one page in order, with two lookups for all of them; done_seq moves
+ * past each event whose deliveries are all queued. Stops early when the jobs are full or the
+ * store does not answer. Returns how many events were handled. */
+static size_t handle_page(app *a, HdTicketEvent **evs, size_t n)
+{
+    page pg = {.evs = evs, .n = n, .asked = notif_keyset_new()};
+    size_t i = 0;
+    if (page_fetch_tickets(a, &pg) != 0)
+        goto out;
+    if (pg.ctx != NULL)
+        page_plan(a, &pg);
+    if (pg.nkeys > 0 && (pg.stat = lookup(a, NULL, 0, NULL, 0, pg.keys, pg.nkeys)) == NULL)
+        goto out;
+    for (size_t pi = 0; i < n; i++) {
+        if (a->n_jobs >= MAX_JOBS)
+            flush_records(a);
+        if (a->n_jobs >= MAX_JOBS || page_deliver(a, &pg, i, &pi) != 0)
+            break;
+        a->done_seq = evs[i]->seq;
+    }
+out:
+    page_free(&pg);
+    return i;
+}
+
+static void handle_signals(app *a);
+static void commit(app *a);
 
 /* Reads events after done_seq and handles them, while there is room for more jobs. */
 static void catch_up(app *a)
@@ -444,18 +633,20 @@ static void catch_up(app *a)
         req.body_case = HELPDESK__V1__REQUEST__BODY_EVENTS_SINCE;
         req.events_since = &es;
         HdReply *rep = store_call(a, &req, HELPDESK__V1__REPLY__BODY_EVENTS);
-        if (rep == NULL || rep->body_case != HELPDESK__V1__REPLY__BODY_EVENTS) {
-            hd_reply_free(rep);
+        if (rep == NULL)
             return;
-        }
-        size_t n = rep->events->n_events, i = 0;
-        for (; i < n && a->n_jobs < MAX_JOBS; i++) {
-            if (handle_event(a, rep->events->events[i]) != 0)
-                break;
-            a->done_seq = rep->events->events[i]->seq;
-        }
-        bool more = i == n && n == BATCH;
+        size_t n = rep->events->n_events;
+        size_t done = handle_page(a, rep->events->events, n);
+        bool more = done == n && n == BATCH;
         hd_reply_free(rep);
+        flush_records(a);
+        /* Log deliveries finish at once, so a long backlog never fills the jobs: without this
+         * a stop signal waited for the whole backlog, and the cursor stayed where it was. */
+        handle_signals(a);
+        if (hd_mono_ms() >= a->next_commit) {
+            commit(a);
+            a->next_commit = hd_mono_ms() + a->commit_ms;
+        }
         if (!more)
             return;
     }
@@ -591,6 +782,7 @@ static void finish_in_flight(app *a)
             break;
         notif_sender_run(a->sender, on_transfer_done, a);
     }
+    flush_records(a);
     commit(a);
 }
 
@@ -667,6 +859,11 @@ static int configure(app *a)
         hd_error("event=config_invalid key=notifier.templates error=\"%s\"", err);
         return -1;
     }
+    if (hd_curve_client_config(a->cfg, "store", &a->curve, err, sizeof err) != 0) {
+        hd_log_clean(err);
+        hd_error("event=config_invalid error=\"%s\"", err);
+        return -1;
+    }
     return config_ints(a);
 }
 
@@ -677,10 +874,10 @@ static int open_sockets(app *a)
         return -1;
     const char *events = hd_config_str(a->cfg, "store.events", HD_DEFAULT_STORE_EVENTS);
     const char *api = hd_config_str(a->cfg, "store.api", HD_DEFAULT_STORE_API);
-    a->sub = hd_socket_new(a->zctx, ZMQ_SUB, events, false);
+    a->sub = hd_socket_open(a->zctx, ZMQ_SUB, events, false, &a->curve);
     if (a->sub == NULL || zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, "", 0) != 0)
         return -1;
-    a->store = hd_client_new(a->zctx, api);
+    a->store = hd_client_open(a->zctx, api, &a->curve);
     if (a->store == NULL)
         return -1;
     /* The store may start after us: wait for the cursor rather than give up. */
@@ -705,6 +902,8 @@ static void shutdown_app(app *a)
         a->jobs = j->next;
         job_free(j);
     }
+    notif_keyset_destroy(&a->busy);
+    notif_keyset_destroy(&a->done);
     notif_sender_destroy(&a->sender);
     hd_client_destroy(&a->store);
     hd_socket_close(&a->sub);
@@ -719,7 +918,7 @@ int main(int argc, char **argv)
 {
     hd_log_init("notifier");
     int exit_code;
-    app a = {.sigfd = -1};
+    app a = {.sigfd = -1, .busy = notif_keyset_new(), .done = notif_keyset_new()};
     a.cfg = hd_config_from_args(argc, argv, "hd-notifier", &exit_code);
     if (a.cfg == NULL)
         return exit_code;

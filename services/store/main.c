@@ -11,6 +11,7 @@
 
 #include "hd/clock.h"
 #include "hd/config.h"
+#include "hd/curve.h"
 #include "hd/log.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
@@ -40,6 +41,8 @@ typedef struct {
     store_svc s; /* db, dispatch, sockets, reconnect state: shared with the modules */
     bool stop;
     store_group *group;
+    hd_curve_opts curve; /* the three sockets' CurveZMQ server keys, or off */
+    hd_zap *zap;
 } app;
 
 static int load_settings(const hd_config *cfg, settings *s, char *err, size_t errlen)
@@ -132,14 +135,20 @@ static int run(app *a)
     return 0;
 }
 
-static int open_sockets(app *a)
+static int open_sockets(app *a, const hd_config *cfg)
 {
     a->ctx = zmq_ctx_new();
     if (a->ctx == NULL)
         return -1;
-    a->s.api = hd_socket_new(a->ctx, ZMQ_ROUTER, a->set.api, true);
-    a->s.work = hd_socket_new(a->ctx, ZMQ_ROUTER, a->set.work, true);
-    a->s.pub = hd_socket_new(a->ctx, ZMQ_PUB, a->set.events, true);
+    char err[512];
+    if (hd_curve_server_start(cfg, "store", a->ctx, &a->curve, &a->zap, err, sizeof err) != 0) {
+        hd_log_clean(err);
+        hd_error("event=config_failed error=\"%s\"", err);
+        return -1;
+    }
+    a->s.api = hd_curve_bind(a->ctx, ZMQ_ROUTER, a->set.api, &a->curve, "api");
+    a->s.work = hd_curve_bind(a->ctx, ZMQ_ROUTER, a->set.work, &a->curve, "work");
+    a->s.pub = hd_curve_bind(a->ctx, ZMQ_PUB, a->set.events, &a->curve, "events");
     return a->s.api && a->s.work && a->s.pub ? 0 : -1;
 }
 
@@ -148,6 +157,7 @@ static void close_all(app *a)
     hd_socket_close(&a->s.api);
     hd_socket_close(&a->s.work);
     hd_socket_close(&a->s.pub);
+    hd_zap_stop(&a->zap);
     if (a->ctx)
         zmq_ctx_term(a->ctx);
     a->ctx = NULL;
@@ -182,10 +192,10 @@ int main(int argc, char **argv)
     a.group = store_group_new();
     a.s.disp = store_dispatch_new(a.set.lease_ms, 3 * a.set.heartbeat_ms, hd_now_ms() * 1000);
     int rc = 1;
-    if (open_sockets(&a) == 0 && store_work_load_queues(&a.s) == 0) {
-        hd_info("event=ready api=%s work=%s events=%s last_seq=%lld lease_ms=%lld", a.set.api,
-                a.set.work, a.set.events, (long long)store_db_last_seq(a.s.db),
-                (long long)a.set.lease_ms);
+    if (open_sockets(&a, cfg) == 0 && store_work_load_queues(&a.s) == 0) {
+        hd_info("event=ready api=%s work=%s events=%s last_seq=%lld lease_ms=%lld curve=%s",
+                a.set.api, a.set.work, a.set.events, (long long)store_db_last_seq(a.s.db),
+                (long long)a.set.lease_ms, a.curve.enabled ? "on" : "off");
         rc = run(&a) == 0 ? 0 : 1;
     }
     close_all(&a);

@@ -194,6 +194,9 @@ void store_reply_clear(store_reply *r)
     case HELPDESK__V1__REPLY__BODY_RESULTS: body = &r->pb.results->base; break;
     case HELPDESK__V1__REPLY__BODY_SIGNAL_ACK: body = &r->pb.signal_ack->base; break;
     case HELPDESK__V1__REPLY__BODY_COMMUNICATION: body = &r->pb.communication->base; break;
+    case HELPDESK__V1__REPLY__BODY_CLOCKS: body = &r->pb.clocks->base; break;
+    case HELPDESK__V1__REPLY__BODY_NOTIFY_CONTEXT: body = &r->pb.notify_context->base; break;
+    case HELPDESK__V1__REPLY__BODY_COMMUNICATIONS: body = &r->pb.communications->base; break;
     default: break; /* none, or an error held in r->err */
     }
     if (body)

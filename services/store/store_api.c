@@ -5,6 +5,8 @@
 
 #include "hd/log.h"
 #include "hd/utf8.h"
+#include "store_clocks.h"
+#include "store_notify.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
@@ -32,6 +34,12 @@ static void create_tickets(store_db *db, const HdCreateTickets *ct, int64_t now_
         unavailable(rep);
         return;
     }
+    store_api_receipt(rep, rc, evs, mark);
+}
+
+void store_api_receipt(store_reply *rep, HdContactReceipt *rc, const store_events *evs,
+                       size_t mark)
+{
     rep->pb.body_case = HELPDESK__V1__REPLY__BODY_RECEIPT;
     rep->pb.receipt = rc;
     if (rc->duplicate)
@@ -168,7 +176,8 @@ static void commit_cursor(store_db *db, const HdCommitCursor *cc, store_reply *r
 void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,
                       store_events *evs)
 {
-    if (store_api_workflow(db, req, now_ms, rep, evs))
+    if (store_api_workflow(db, req, now_ms, rep, evs) || store_api_clocks(db, req, rep) ||
+        store_api_notify(db, req, now_ms, rep, evs))
         return;
     switch (req->body_case) {
     case HELPDESK__V1__REQUEST__BODY_CREATE_TICKETS:
@@ -185,7 +194,7 @@ void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_
         store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_BAD_REQUEST, "body",
                           "the store's api socket takes create_tickets, get_ticket, list_tickets, "
                           "events_since, get_cursor, commit_cursor, act, next, search, "
-                          "sla_signal, record_communication or get_communication");
+                          "sla_signal, record_communication, get_communication or list_clocks");
         break;
     }
 }

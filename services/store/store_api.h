@@ -4,6 +4,7 @@
 #define STORE_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -13,6 +14,11 @@
  * Events committed by the request are appended to evs, for publishing. */
 void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,
                       store_events *evs);
+
+/* Makes rc (consumed) the reply to a create_tickets whose events are evs[mark..], and logs
+ * the tickets made. */
+void store_api_receipt(store_reply *rep, HdContactReceipt *rc, const store_events *evs,
+                       size_t mark);
 
 /* The issue-3 requests (act, next, search, sla_signal, record_communication,
  * get_communication), in store_api_flow.c. False when req is none of them. */

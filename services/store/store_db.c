@@ -187,6 +187,35 @@ static PGresult *run(store_db *db, enum stmt s, const store_params *p)
     return NULL;
 }
 
+void store_fail(store_db *db, const char *what, const PGresult *r)
+{
+    db_fail(db, what, r);
+}
+
+/* A statement prepared under `name` (store_prepare); NULL (logged, broken noted) on failure. */
+PGresult *store_exec_prepared(store_db *db, const char *name, const store_params *p)
+{
+    if (db->broken)
+        return NULL;
+    PGresult *r = PQexecPrepared(db->conn, name, p->n, p->v, p->len, p->fmt, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    db_fail(db, name, r);
+    PQclear(r);
+    return NULL;
+}
+
+int store_prepare(store_db *db, const char *name, const char *sql)
+{
+    PGresult *r = PQprepare(db->conn, name, sql, 0, NULL);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc != 0)
+        db_fail(db, name, r);
+    PQclear(r);
+    return rc;
+}
+
 PGresult *store_exec(store_db *db, const char *what, const char *sql, const store_params *p)
 {
     if (db->broken)
@@ -215,6 +244,12 @@ static int simple(store_db *db, const char *sql, const char *tag)
         db_fail(db, sql, r);
     PQclear(r);
     return ok ? 0 : -1;
+}
+
+/* A statement without parameters (SAVEPOINT, ROLLBACK TO ...); 0 or -1 (logged). */
+int store_exec_simple(store_db *db, const char *sql)
+{
+    return simple(db, sql, NULL);
 }
 
 /* Inside a group the request's savepoint (store_db_request_begin) is its transaction:
@@ -250,13 +285,16 @@ void store_tx_rollback(store_db *db)
     db->last_seq = db->seq_at_begin;
 }
 
+/* No round trip of its own: BEGIN goes out with the group's first statement (the batch's
+ * pipeline or the first request's savepoint). */
 int store_db_group_begin(store_db *db)
 {
     db->seq_at_group = db->seq_at_begin = db->last_seq;
     db->sp_pending = false;
-    if (simple(db, "BEGIN", NULL) != 0)
+    if (db->broken)
         return -1;
     db->in_group = true;
+    db->begin_pending = true;
     return 0;
 }
 
@@ -265,11 +303,17 @@ int store_db_request_begin(store_db *db)
     if (!db->in_group || db->in_request)
         return -1;
     db->seq_at_begin = db->last_seq;
-    /* One round trip instead of two: the previous request's RELEASE rides with this one. */
-    const char *sql = db->sp_pending ? "RELEASE SAVEPOINT hd_request; SAVEPOINT hd_request"
-                                     : "SAVEPOINT hd_request";
+    /* One round trip instead of two: the previous request's RELEASE (or the group's BEGIN)
+     * rides with this one. */
+    const char *sql = db->begin_pending ? "BEGIN; SAVEPOINT hd_request"
+                      : db->sp_pending  ? "RELEASE SAVEPOINT hd_request; SAVEPOINT hd_request"
+                                        : "SAVEPOINT hd_request";
     db->sp_pending = false;
-    if (simple(db, sql, NULL) != 0)
+    int rc = simple(db, sql, NULL);
+    /* Once a transaction is open (even if the savepoint failed), COMMIT must end it. */
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        db->begin_pending = false;
+    if (rc != 0)
         return -1;
     db->in_request = true;
     return 0;
@@ -294,6 +338,11 @@ void store_db_request_end(store_db *db)
 int store_db_group_commit(store_db *db)
 {
     int rc = -1;
+    if (db->in_group && db->begin_pending) { /* nothing ran: nothing to commit */
+        db->in_group = false;
+        db->begin_pending = false;
+        return 0;
+    }
     if (db->in_group) {
         db->in_group = false;
         db->in_request = false;
@@ -503,6 +552,8 @@ int store_insert_event(store_db *db, HdTicketEvent *e)
 
 static int prepare_all(store_db *db)
 {
+    if (store_batch_prepare(db) != 0)
+        return -1;
     for (int i = 0; i < S_COUNT; i++) {
         PGresult *r = PQprepare(db->conn, stmts[i].name, stmts[i].sql, 0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -965,25 +1016,26 @@ static PGresult *update_routed(store_db *db, int64_t id, const HdRouteResult *ro
     return run(db, S_ROUTE, &p);
 }
 
-/* The event for an applied result, from the result and the row the UPDATE returned. */
-static HdTicketEvent *result_event(const HdWorkResult *res, const PGresult *r, const char *actor,
-                                   int64_t now_ms)
+/* The event for an applied result: from the result, and from the row the UPDATE returned
+ * the ticket's queue and tier (prioritized) or priority (routed). */
+HdTicketEvent *store_result_event(const HdWorkResult *res, const char *actor, int64_t now_ms,
+                                  const char *queue, int64_t tier, int64_t priority)
 {
     char text[512];
     HdTicketEvent *e;
     if (res->result_case == HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED) {
         e = store_event_new(res->ticket_id, HELPDESK__V1__EVENT_KIND__EVENT_TRIAGED, actor, now_ms,
-                      HELPDESK__V1__STATUS__STATUS_TRIAGED);
+                            HELPDESK__V1__STATUS__STATUS_TRIAGED);
         e->priority = res->prioritized->priority;
-        e->queue = store_col_str(r, 0, 0);
-        e->tier = (uint32_t)store_col_i64(r, 0, 1);
+        e->queue = store_strdup(queue);
+        e->tier = (uint32_t)tier;
         e->rule = store_strdup(res->prioritized->rule);
         store_text_triaged(text, sizeof text, res->prioritized);
     } else {
         const HdRouteResult *ro = res->routed;
         e = store_event_new(res->ticket_id, HELPDESK__V1__EVENT_KIND__EVENT_QUEUED, actor, now_ms,
-                      HELPDESK__V1__STATUS__STATUS_QUEUED);
-        e->priority = (Helpdesk__V1__Priority)store_col_i64(r, 0, 0);
+                            HELPDESK__V1__STATUS__STATUS_QUEUED);
+        e->priority = (Helpdesk__V1__Priority)priority;
         e->queue = store_strdup(ro->queue);
         e->tier = ro->tier ? ro->tier : 1;
         e->rule = store_strdup(ro->rule);
@@ -991,6 +1043,16 @@ static HdTicketEvent *result_event(const HdWorkResult *res, const PGresult *r, c
     }
     e->text = store_strdup(text);
     return e;
+}
+
+static HdTicketEvent *result_event(const HdWorkResult *res, const PGresult *r, const char *actor,
+                                   int64_t now_ms)
+{
+    if (res->result_case == HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED)
+        return store_result_event(res, actor, now_ms,
+                                  store_col_null(r, 0, 0) ? "" : PQgetvalue(r, 0, 0),
+                                  store_col_i64(r, 0, 1), 0);
+    return store_result_event(res, actor, now_ms, "", 0, store_col_i64(r, 0, 0));
 }
 
 enum store_db_rc store_db_apply_result(store_db *db, const HdWorkResult *res, const char *actor,

@@ -52,6 +52,33 @@ void store_db_request_end(store_db *db);
 /* COMMIT (or ROLLBACK when the transaction is broken); ends the group either way. */
 __attribute__((warn_unused_result)) int store_db_group_commit(store_db *db);
 
+/* One request of a batch (store_db_batch): a create_tickets contact or a prioritized or
+ * routed work result. */
+typedef struct {
+    const HdContact *contact;   /* a create, checked with store_check_contact; else NULL */
+    const HdWorkResult *result; /* a result, checked with store_check_result; else NULL */
+    const char *actor;          /* who sent the result */
+    store_events *evs;          /* the request's events are appended here */
+    HdContactReceipt *receipt;  /* out, create: caller owns */
+    bool applied;               /* out, result: false when the ticket had moved on */
+    size_t evs_mark;            /* internal: evs->n on entry */
+} store_batch_item;
+
+/* Inside a group, before its other requests: every item in a few statements for the whole
+ * batch (one lookup of the idempotency keys, one INSERT each for contacts, tickets and events,
+ * one UPDATE per stage) under one savepoint. A key repeated in the batch gets the first one's
+ * tickets (duplicate set), like a repeat in a later request. Results need distinct ticket ids
+ * per stage. OK, or ERROR: nothing of the batch happened (rolled back to its savepoint, seq
+ * and evs restored, no receipts) and the caller redoes each item alone to find the one the
+ * database refuses; when the connection broke, the group is lost anyway. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_batch(store_db *db, store_batch_item *v, size_t n, int64_t now_ms);
+
+/* The tickets with these ids (any order; missing ids are left out); caller frees each of
+ * *out[0..*n) and the array. */
+__attribute__((warn_unused_result)) enum store_db_rc
+store_db_get_tickets(store_db *db, const int64_t *ids, size_t nids, HdTicket ***out, size_t *n);
+
 /* Creates one ticket per problem and a `created` event each, or on a repeated
  * (source, external_id) reads back the existing receipt with duplicate = true. */
 __attribute__((warn_unused_result)) enum store_db_rc

@@ -42,6 +42,7 @@ struct store_db {
     bool in_group;        /* inside store_db_group_begin..commit: tx calls are savepoints */
     bool in_request;      /* inside store_db_request_begin..end */
     bool sp_pending;      /* a finished request's savepoint, released with the next one's */
+    bool begin_pending;   /* the group's BEGIN rides with its first statement */
     bool broken;
     bool has_sla;
     hd_sla sla; /* for re-prioritization; set by store_db_set_sla */
@@ -68,6 +69,17 @@ void store_p_bool(store_params *p, bool b);
 
 /* Runs an unprepared statement; NULL (logged, broken noted) on failure. Caller PQclears. */
 PGresult *store_exec(store_db *db, const char *what, const char *sql, const store_params *p);
+/* Runs the statement prepared as `name`; NULL (logged, broken noted) on failure. */
+PGresult *store_exec_prepared(store_db *db, const char *name, const store_params *p);
+/* A statement without parameters; 0 or -1 (logged, broken noted). */
+int store_exec_simple(store_db *db, const char *sql);
+/* Logs a failed statement (r may be NULL: the connection's error) and notes a lost
+ * connection. */
+void store_fail(store_db *db, const char *what, const PGresult *r);
+/* PQprepare; 0 or -1 (logged). */
+int store_prepare(store_db *db, const char *name, const char *sql);
+/* Prepares the batch statements of store_db_batch.c. 0 or -1. */
+int store_batch_prepare(store_db *db);
 
 __attribute__((warn_unused_result)) int store_tx_begin(store_db *db);
 __attribute__((warn_unused_result)) int store_tx_commit(store_db *db);
@@ -86,6 +98,10 @@ HdTicketEvent *store_event_new(int64_t ticket_id, Helpdesk__V1__EventKind kind, 
 __attribute__((warn_unused_result)) int store_insert_event(store_db *db, HdTicketEvent *e);
 /* Frees the events pushed since `mark` (their transaction did not commit). */
 void store_events_truncate(store_events *evs, size_t mark);
+/* The event of an applied prioritized or routed result; queue and tier (prioritized) or
+ * priority (routed) come from the ticket row. */
+HdTicketEvent *store_result_event(const HdWorkResult *res, const char *actor, int64_t now_ms,
+                                  const char *queue, int64_t tier, int64_t priority);
 
 /* The ticket, locked FOR UPDATE in the caller's transaction. */
 __attribute__((warn_unused_result)) enum store_db_rc store_lock_ticket(store_db *db, int64_t id,

@@ -24,6 +24,7 @@ typedef struct group_item {
     enum store_db_rc rc;     /* work: the apply's outcome */
     bool applied;            /* work */
     bool live;               /* work: its lease was live */
+    bool batched;            /* done by the group's batch (store_db_batch) */
     Helpdesk__V1__Stage lease_stage;
     int64_t item;
     char actor[128];
@@ -31,6 +32,8 @@ typedef struct group_item {
 
 struct store_group {
     group_item items[2 * GROUP_MAX]; /* GROUP_MAX api + GROUP_MAX work entries */
+    store_batch_item batch[2 * GROUP_MAX];
+    size_t of[2 * GROUP_MAX];        /* batch[k] is items[of[k]] */
 };
 
 /* After COMMIT: publish, queue each ticket that entered new or triaged for its stage (a note
@@ -251,6 +254,72 @@ static void finish_work(store_svc *s, group_item *it, bool committed)
     store_work_send_ack(s, &it->peer, it->req->id, res, it->applied);
 }
 
+/* A create with a sound contact, or a prioritized or routed result whose ticket no earlier
+ * result of the batch names (a repeat is applied alone, after, and finds it moved on). */
+static bool batchable(const group_item *g, size_t i, hd_error_buf *err)
+{
+    const HdRequest *req = g[i].req;
+    if (!g[i].work)
+        return req->body_case == HELPDESK__V1__REQUEST__BODY_CREATE_TICKETS &&
+               req->create_tickets && store_check_contact(req->create_tickets->contact, err) == 0;
+    const HdWorkResult *res = req->work_result;
+    if (res->result_case != HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED &&
+        res->result_case != HELPDESK__V1__WORK_RESULT__RESULT_ROUTED)
+        return false;
+    for (size_t j = 0; j < i; j++)
+        if (g[j].batched && g[j].work && g[j].req->work_result->ticket_id == res->ticket_id)
+            return false;
+    return true;
+}
+
+/* The creates and stage results of the group in a few statements (store_db_batch). When the
+ * batch fails, its requests are redone one by one like the rest, so the one the database
+ * refuses gets its own error and the others still commit. */
+static void apply_batch(store_group *grp, store_svc *s, size_t n, int64_t now_ms)
+{
+    group_item *g = grp->items;
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        hd_error_buf err;
+        g[i].batched = batchable(g, i, &err);
+        if (!g[i].batched)
+            continue;
+        store_batch_item *b = &grp->batch[nb];
+        memset(b, 0, sizeof *b);
+        b->contact = g[i].work ? NULL : g[i].req->create_tickets->contact;
+        b->result = g[i].work ? g[i].req->work_result : NULL;
+        b->actor = g[i].actor;
+        b->evs = &g[i].evs;
+        grp->of[nb++] = i;
+    }
+    if (nb == 0)
+        return;
+    if (store_db_batch(s->db, grp->batch, nb, now_ms) != STORE_DB_OK) {
+        hd_warn("event=batch_failed requests=%zu action=one_by_one", nb);
+        for (size_t k = 0; k < nb; k++)
+            g[grp->of[k]].batched = false;
+        return;
+    }
+    for (size_t k = 0; k < nb; k++) {
+        group_item *it = &g[grp->of[k]];
+        it->rc = STORE_DB_OK;
+        if (it->work)
+            it->applied = grp->batch[k].applied;
+        else
+            store_api_receipt(&it->rep, grp->batch[k].receipt, &it->evs, 0);
+    }
+}
+
+static void finish(store_svc *s, group_item *it, bool committed)
+{
+    if (it->work)
+        finish_work(s, it, committed);
+    else
+        finish_api(s, it, committed);
+    hd_request_free(it->req);
+    it->req = NULL;
+}
+
 /* Group commit: everything read from both sockets in this turn runs in ONE transaction (one
  * fsync), a savepoint per request so a failing one undoes only itself. Replies, events and
  * dispatch wait for the COMMIT; when it fails, nothing of the group happened and every
@@ -265,7 +334,11 @@ void store_group_serve(store_group *grp, store_svc *s, bool api, bool work)
     hd_debug("event=group requests=%zu api=%zu", n, na);
     bool began = store_db_group_begin(s->db) == 0;
     int64_t now_ms = hd_now_ms();
+    if (began)
+        apply_batch(grp, s, n, now_ms);
     for (size_t i = 0; i < n; i++) {
+        if (g[i].batched)
+            continue;
         if (began)
             apply_item(s, &g[i], now_ms);
         else
@@ -275,14 +348,16 @@ void store_group_serve(store_group *grp, store_svc *s, bool api, bool work)
     store_svc_note_db(s);
     if (began && !committed)
         hd_warn("event=group_commit_failed requests=%zu", n);
-    for (size_t i = 0; i < n; i++) {
-        if (g[i].work)
-            finish_work(s, &g[i], committed);
-        else
-            finish_api(s, &g[i], committed);
-        hd_request_free(g[i].req);
-        g[i].req = NULL;
-    }
+    /* In seq order: the batch's creates, its results, then the requests done one by one. */
+    for (size_t i = 0; i < n; i++)
+        if (g[i].batched && !g[i].work)
+            finish(s, &g[i], committed);
+    for (size_t i = 0; i < n; i++)
+        if (g[i].batched && g[i].req != NULL)
+            finish(s, &g[i], committed);
+    for (size_t i = 0; i < n; i++)
+        if (g[i].req != NULL) /* the rest: finish() cleared the batch's */
+            finish(s, &g[i], committed);
 }
 
 store_group *store_group_new(void)

@@ -207,18 +207,11 @@ static enum store_db_rc load_item(store_svc *s, const store_lease *l, HdTicket *
     return rc;
 }
 
-/* One lease: load the ticket, check it still waits for this stage, send it. -1 when the
- * database failed (stop dispatching for now). */
-static int dispatch_one(store_svc *s, const store_lease *l)
+/* Sends the loaded item (rc OK) or drops the lease (NOT_FOUND: no longer waits for the
+ * stage); frees t and esc. */
+static void deliver(store_svc *s, const store_lease *l, enum store_db_rc rc, HdTicket *t,
+                    HdEscalationRequest *esc)
 {
-    HdTicket *t = NULL;
-    HdEscalationRequest *esc = NULL;
-    enum store_db_rc rc = load_item(s, l, &t, &esc);
-    if (rc == STORE_DB_ERROR) {
-        store_dispatch_cancel(s->disp, l->lease_id, true, true);
-        store_svc_note_db(s);
-        return -1;
-    }
     if (rc == STORE_DB_NOT_FOUND) {
         hd_debug("event=dispatch_skipped ticket_id=%lld stage=%s", (long long)l->ticket_id,
                  hd_stage_name(l->stage));
@@ -239,17 +232,102 @@ static int dispatch_one(store_svc *s, const store_lease *l)
         protobuf_c_message_free_unpacked(&t->base, NULL);
     if (esc)
         protobuf_c_message_free_unpacked(&esc->base, NULL);
+}
+
+/* One escalation lease: load it, check it is still pending, send it. -1 when the database
+ * failed (its lease is cancelled; stop dispatching for now). */
+static int dispatch_one(store_svc *s, const store_lease *l)
+{
+    HdTicket *t = NULL;
+    HdEscalationRequest *esc = NULL;
+    enum store_db_rc rc = load_item(s, l, &t, &esc);
+    if (rc == STORE_DB_ERROR) {
+        store_dispatch_cancel(s->disp, l->lease_id, true, true);
+        store_svc_note_db(s);
+        return -1;
+    }
+    deliver(s, l, rc, t, esc);
     return 0;
 }
 
+/* Puts the leases l[from..n) back at the front of their queues, in their order. */
+static void cancel_rest(store_svc *s, const store_lease *l, size_t from, size_t n)
+{
+    for (size_t i = n; i-- > from;)
+        store_dispatch_cancel(s->disp, l[i].lease_id, true, true);
+}
+
+/* The tickets of the prioritize and route leases, in one query. */
+static enum store_db_rc load_tickets(store_svc *s, const store_lease *l, size_t n, HdTicket ***t,
+                                     size_t *nt)
+{
+    int64_t ids[DISPATCH_BATCH];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (l[i].stage != HELPDESK__V1__STAGE__STAGE_ESCALATE)
+            ids[k++] = l[i].ticket_id;
+    *t = NULL;
+    *nt = 0;
+    return k ? store_db_get_tickets(s->db, ids, k, t, nt) : STORE_DB_OK;
+}
+
+/* Takes ticket `id` out of t (each is sent at most once), or NULL. */
+static HdTicket *take_ticket(HdTicket **t, size_t nt, int64_t id)
+{
+    for (size_t i = 0; i < nt; i++)
+        if (t[i] && t[i]->id == id) {
+            HdTicket *x = t[i];
+            t[i] = NULL;
+            return x;
+        }
+    return NULL;
+}
+
+static void send_loaded(store_svc *s, const store_lease *l, HdTicket **t, size_t nt)
+{
+    HdTicket *x = take_ticket(t, nt, l->ticket_id);
+    if (x && x->status != store_stage_from(l->stage)) {
+        protobuf_c_message_free_unpacked(&x->base, NULL);
+        x = NULL;
+    }
+    deliver(s, l, x ? STORE_DB_OK : STORE_DB_NOT_FOUND, x, NULL);
+}
+
+/* Leases a batch of items to workers with credit and sends them, their tickets loaded with
+ * one query (escalations one by one). */
 void store_work_pump(store_svc *s)
 {
     if (store_db_broken(s->db))
         return;
-    store_lease l;
-    for (int i = 0; i < DISPATCH_BATCH && store_dispatch_next(s->disp, hd_mono_ms(), &l); i++)
-        if (dispatch_one(s, &l) != 0)
-            return;
+    store_lease l[DISPATCH_BATCH];
+    size_t n = 0;
+    while (n < DISPATCH_BATCH && store_dispatch_next(s->disp, hd_mono_ms(), &l[n]))
+        n++;
+    HdTicket **t = NULL;
+    size_t nt = 0;
+    if (n == 0)
+        return;
+    if (load_tickets(s, l, n, &t, &nt) != STORE_DB_OK) {
+        cancel_rest(s, l, 0, n);
+        store_svc_note_db(s);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t item = 0;
+        Helpdesk__V1__Stage st;
+        if (!store_dispatch_lease_item(s->disp, l[i].lease_id, &item, &st))
+            continue; /* its worker was forgotten after a failed send: re-queued already */
+        if (l[i].stage != HELPDESK__V1__STAGE__STAGE_ESCALATE) {
+            send_loaded(s, &l[i], t, nt);
+        } else if (dispatch_one(s, &l[i]) != 0) {
+            cancel_rest(s, l, i + 1, n);
+            break;
+        }
+    }
+    for (size_t i = 0; i < nt; i++)
+        if (t[i])
+            protobuf_c_message_free_unpacked(&t[i]->base, NULL);
+    free(t);
 }
 
 void store_work_expire(store_svc *s, int64_t now)

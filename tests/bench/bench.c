@@ -7,9 +7,15 @@
  * created events) written with COPY in transactions of BENCH_BATCH contacts. Prints a table and
  * writes JSON to BENCH_JSON.
  *
+ * Flat out by default: each connection keeps BENCH_WINDOW requests in flight. With BENCH_RATE
+ * (contacts/s) the load is open loop instead: contact i is due at start + i / rate whatever
+ * the answers, round robin over the connections, and its ack latency counts from when it was
+ * due, so a stall shows up in the latency instead of slowing the generator down.
+ *
  * Knobs (environment): BENCH_CONTACTS (5000), BENCH_PROBLEMS per contact (2), BENCH_CONNS (4),
  * BENCH_WINDOW per connection (32), BENCH_TIMEOUT_MS before a retry (5000), BENCH_DRAIN_S to
- * wait for queued (90), BENCH_REPLICAS ("1,2,4"), BENCH_BATCH (500), BENCH_CREDIT (32). */
+ * wait for queued (90), BENCH_REPLICAS ("1,2,4"), BENCH_BATCH (500), BENCH_CREDIT (128),
+ * BENCH_RATE (0: flat out). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -35,6 +41,7 @@
 
 typedef struct {
     int contacts, problems, conns, window, timeout_ms, drain_s, batch, credit;
+    int rate; /* contacts/s, open loop; 0: flat out */
     int replicas[MAX_REPLICA_RUNS];
     int nreplicas;
 } bench_opts;
@@ -96,7 +103,8 @@ static void opts_load(bench_opts *o)
     o->timeout_ms = env_int("BENCH_TIMEOUT_MS", 5000);
     o->drain_s = env_int("BENCH_DRAIN_S", 90);
     o->batch = env_int("BENCH_BATCH", 500);
-    o->credit = env_int("BENCH_CREDIT", 32);
+    o->credit = env_int("BENCH_CREDIT", 128); /* the services' default */
+    o->rate = env_int("BENCH_RATE", 0);
     if (o->problems > 10)
         o->problems = 10; /* intake.max_problems */
     const char *r = getenv("BENCH_REPLICAS");
@@ -200,6 +208,7 @@ typedef struct {
     int next, done;
     long retries, failed, tickets;
     int64_t last_scan_ns;
+    int64_t start_ns; /* rate mode: contact i is due at start_ns + i * 1e9 / rate */
 } load_state;
 
 static void handle_reply(load_state *s, int conn, HdReply *rep)
@@ -249,6 +258,29 @@ static void retry_scan(load_state *s, int64_t now)
     }
 }
 
+static int64_t due_ns(const load_state *s, int i)
+{
+    return s->start_ns + (int64_t)((double)i * 1e9 / s->o->rate);
+}
+
+/* Rate mode: sends every contact whose time has come, round robin, whatever is in flight. */
+static void fill_rate(load_state *s, int64_t now)
+{
+    while (s->next < s->o->contacts && due_ns(s, s->next) <= now) {
+        bench_contact *c = &s->c[s->next];
+        int k = s->next % s->o->conns;
+        c->first_wall_ms = hd_now_ms();
+        c->first_ns = due_ns(s, s->next);
+        c->last_ns = now;
+        c->conn = k;
+        if (send_contact(s->socks[k], s->run, s->next, s->o->problems) != 0)
+            break; /* its pipe is full: try again next turn; the latency keeps counting */
+        c->state = 1;
+        s->inflight[k]++;
+        s->next++;
+    }
+}
+
 static void fill_windows(load_state *s)
 {
     for (int k = 0; k < s->o->conns && s->next < s->o->contacts; k++)
@@ -274,18 +306,22 @@ static bool load_run(ht_env *env, load_state *s, int64_t deadline_ns)
             return false;
     }
     zmq_pollitem_t items[MAX_CONNS];
+    s->start_ns = mono_ns();
     while (s->done < s->o->contacts) {
         int64_t now = mono_ns();
         if (now > deadline_ns)
             return false;
-        fill_windows(s);
+        if (s->o->rate > 0)
+            fill_rate(s, now);
+        else
+            fill_windows(s);
         if (now - s->last_scan_ns > 100000000) {
             retry_scan(s, now);
             s->last_scan_ns = now;
         }
         for (int k = 0; k < s->o->conns; k++)
             items[k] = (zmq_pollitem_t){.socket = s->socks[k], .events = ZMQ_POLLIN};
-        if (zmq_poll(items, s->o->conns, 20) < 0 && errno != EINTR)
+        if (zmq_poll(items, s->o->conns, s->o->rate > 0 ? 1 : 20) < 0 && errno != EINTR)
             return false;
         for (int k = 0; k < s->o->conns; k++) {
             if (!(items[k].revents & ZMQ_POLLIN))
@@ -306,9 +342,11 @@ static void load_close(load_state *s)
         hd_socket_close(&s->socks[k]);
 }
 
+/* By the status index, not a scan of the whole event log: the poll runs during the
+ * measurement on the same cores. Tickets only move on from queued when a technician acts. */
 static long queued_count(ht_env *env)
 {
-    return ht_sql_long(env, "SELECT count(*) FROM ticket_events WHERE kind = 'queued'");
+    return ht_sql_long(env, "SELECT count(*) FROM tickets WHERE status = 'queued'");
 }
 
 /* Ack latencies from the contacts; contact -> queued from the client's first send and the
@@ -433,7 +471,7 @@ static int bench_pipeline(const bench_opts *o, int run, int replicas, bench_resu
     int64_t drain_deadline = mono_ns() + (int64_t)o->drain_s * 1000000000;
     long q = 0;
     while ((q = queued_count(env)) >= 0 && q < s.tickets && mono_ns() < drain_deadline)
-        usleep(50000);
+        usleep(200000); /* the times come from the events, not from this poll */
     res->complete = ok && q == s.tickets;
     if (!res->complete)
         fprintf(stderr, "bench: %ld of %ld tickets queued after %d s\n", q, s.tickets,
@@ -596,9 +634,15 @@ static const char *const svc_names[] = {"store", "intake", "prioritizer", "route
 
 static void print_table(const bench_opts *o, const bench_result *r, int n, const bench_baseline *b)
 {
-    printf("\nhelpdesk benchmark: %d contacts x %d problems, %d connections x %d in flight, "
-           "credit %d, durable PostgreSQL (fsync on, synchronous_commit on), %ld cores\n\n",
-           o->contacts, o->problems, o->conns, o->window, o->credit, sysconf(_SC_NPROCESSORS_ONLN));
+    char load[96];
+    if (o->rate > 0)
+        snprintf(load, sizeof load, "open loop at %d contacts/s over %d connections", o->rate,
+                 o->conns);
+    else
+        snprintf(load, sizeof load, "%d connections x %d in flight", o->conns, o->window);
+    printf("\nhelpdesk benchmark: %d contacts x %d problems, %s, credit %d, durable PostgreSQL "
+           "(fsync on, synchronous_commit on), %ld cores\n\n",
+           o->contacts, o->problems, load, o->credit, sysconf(_SC_NPROCESSORS_ONLN));
     printf("%-8s %9s %9s %9s %8s %8s %8s %9s %9s %7s %6s %8s %8s %8s %8s\n", "replicas",
            "contact/s", "ackTkt/s", "e2eTkt/s", "ack p50", "ack p99", "ack max", "queue p50",
            "queue p99", "retries", "done", "rss st", "rss in", "rss pr", "rss ro");
@@ -635,9 +679,10 @@ static int write_json(const char *path, const bench_opts *o, const bench_result 
     fprintf(f,
             "{\n  \"host\": \"%s\",\n  \"cores\": %ld,\n  \"unix_time\": %lld,\n"
             "  \"contacts\": %d,\n  \"problems_per_contact\": %d,\n  \"connections\": %d,\n"
-            "  \"window\": %d,\n  \"credit\": %d,\n  \"durable\": true,\n  \"runs\": [\n",
+            "  \"window\": %d,\n  \"credit\": %d,\n  \"rate_contacts_per_s\": %d,\n"
+            "  \"durable\": true,\n  \"runs\": [\n",
             host, sysconf(_SC_NPROCESSORS_ONLN), (long long)time(NULL), o->contacts, o->problems,
-            o->conns, o->window, o->credit);
+            o->conns, o->window, o->credit, o->rate);
     for (int i = 0; i < n; i++) {
         fprintf(f,
                 "    {\"replicas\": %d, \"complete\": %s, \"contacts_acked\": %ld, "

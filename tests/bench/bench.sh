@@ -3,7 +3,8 @@
 # on) on a free loopback port in a temp folder. Everything it starts is stopped on exit.
 #   tests/bench/bench.sh BUILD_DIR      (make bench: tests/bench/bench.sh build/rel)
 # Knobs: BENCH_CONTACTS (5000), BENCH_PROBLEMS, BENCH_CONNS, BENCH_WINDOW, BENCH_REPLICAS
-# ("1,2,4"), BENCH_BATCH, BENCH_CREDIT, BENCH_DRAIN_S (see tests/bench/bench.c). Results:
+# ("1,2,4"), BENCH_BATCH, BENCH_CREDIT, BENCH_DRAIN_S, BENCH_RATE (contacts/s, open loop; flat
+# out when unset) (see tests/bench/bench.c). Results:
 # a table on stdout and BUILD_DIR/../bench/results.json (build/bench/results.json).
 set -uo pipefail
 
@@ -52,4 +53,19 @@ wait "$child"
 rc=$?
 child=""
 [ "$rc" -eq 124 ] && echo "bench.sh: the benchmark did not finish in ${limit}s" >&2
+
+# The escalation timer at a million open tickets (its own PostgreSQL; BENCH_TIMER=0 skips it):
+# rebuild time, peak RSS, fire latency under load; build/bench/timer.json.
+if [ "${BENCH_TIMER:-1}" != 0 ] && [ -x "$build/tests/bench_timer" ]; then
+    "$repo/tests/bench/timer.sh" "$build" || rc=1
+fi
+
+# The notifier at a backlog of BENCH_NOTIFY_CONTACTS contacts (20000; its own database on the
+# same PostgreSQL; BENCH_NOTIFY=0 skips it): acks/s on the log channel; build/bench/notifier.json.
+if [ "${BENCH_NOTIFY:-1}" != 0 ] && [ -x "$build/tests/bench_notifier" ]; then
+    BENCH_NOTIFY_JSON=$out/notifier.json timeout -k 5 "$limit" "$build/tests/bench_notifier" &
+    child=$!
+    wait "$child" || rc=1
+    child=""
+fi
 exit $rc

@@ -765,6 +765,153 @@ static bool comm_reached(void *arg)
     return ok;
 }
 
+/* ---------------------------------------------------------------- the batched requests */
+
+static HdReply *lookup_call(ht_env *env, Helpdesk__V1__NotifyLookup *l)
+{
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_NOTIFY_LOOKUP;
+    req.notify_lookup = l;
+    HdReply *rep = ht_store_call(env, &req);
+    assert_non_null(rep);
+    return rep;
+}
+
+static HdReply *records_call(ht_env *env, HdRecordCommunication **recs, size_t n)
+{
+    Helpdesk__V1__RecordCommunications r = HELPDESK__V1__RECORD_COMMUNICATIONS__INIT;
+    r.records = recs;
+    r.n_records = n;
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_RECORD_COMMUNICATIONS;
+    req.record_communications = &r;
+    HdReply *rep = ht_store_call(env, &req);
+    assert_non_null(rep);
+    return rep;
+}
+
+static void record_init(HdRecordCommunication *r, int64_t ticket, const char *key,
+                        uint32_t attempt, bool sent)
+{
+    helpdesk__v1__record_communication__init(r);
+    r->ticket_id = ticket;
+    r->key = (char *)key;
+    r->attempt = attempt;
+    r->sent = sent;
+    r->kind = (char *)"ack";
+    r->channel = (char *)"log";
+    r->recipient = (char *)"customer:Amira";
+    r->subject = (char *)"تم استلام طلبك « #1 »";
+    r->error = (char *)(sent ? "" : "connection \"refused\" \\ later");
+    r->actor = (char *)"e2e";
+}
+
+static size_t comm_events(ht_env *env, int64_t ticket, const char *key)
+{
+    HdReply *t = ticket_ok(env, ticket);
+    size_t n = 0;
+    for (uint32_t a = 1; a <= 4; a++)
+        n += comm_event(t, key, a) != NULL;
+    hd_reply_free(t);
+    return n;
+}
+
+/* notify_lookup answers a page's tickets, contacts and key statuses in one request;
+ * record_communications records many attempts once each, with their events, and answers a
+ * missing ticket per record; bad input names the element. */
+static void test_batched_lookup_and_record(void **state)
+{
+    fixture *f = *state;
+    ht_contact c;
+    ht_contact_init(&c, "e2e-notify", "batch-1");
+    ht_contact_add(&c, "network", "Réseau en panne", "depuis ce matin");
+    ht_contact_add(&c, "printing", "طابعة معطلة", "الطابق الثاني");
+    HdReply *rc = ht_submit_ok(f->env, &c.c);
+    int64_t t1 = rc->receipt->ticket_ids[0], t2 = rc->receipt->ticket_ids[1];
+    int64_t ids[] = {t2, 999999999, t1}, of[] = {t2};
+    char *keys[] = {(char *)"e2e-batch/none", (char *)"e2e-batch/1"};
+    Helpdesk__V1__NotifyLookup l = HELPDESK__V1__NOTIFY_LOOKUP__INIT;
+    l.ticket_ids = ids;
+    l.n_ticket_ids = 3;
+    l.contacts_of = of;
+    l.n_contacts_of = 1;
+    l.keys = keys;
+    l.n_keys = 2;
+    HdReply *rep = lookup_call(f->env, &l);
+    assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_NOTIFY_CONTEXT);
+    const Helpdesk__V1__NotifyContext *ctx = rep->notify_context;
+    assert_int_equal(ctx->n_tickets, 2); /* by id; the unknown one left out */
+    assert_int_equal(ctx->tickets[0]->id, t1);
+    assert_int_equal(ctx->tickets[1]->id, t2);
+    assert_string_equal(ctx->tickets[1]->problem->summary, "طابعة معطلة");
+    assert_int_equal(ctx->n_contacts, 1);
+    assert_int_equal(ctx->contacts[0]->contact_id, rc->receipt->contact_id);
+    assert_int_equal(ctx->contacts[0]->n_ticket_ids, 2);
+    assert_int_equal(ctx->contacts[0]->ticket_ids[0], t1);
+    assert_int_equal(ctx->contacts[0]->ticket_ids[1], t2);
+    assert_int_equal(ctx->n_communications, 2);
+    assert_string_equal(ctx->communications[1]->key, "e2e-batch/1");
+    assert_false(ctx->communications[0]->found);
+    assert_false(ctx->communications[1]->found);
+    hd_reply_free(rep);
+
+    /* attempt 1 failed, attempt 2 sent, attempt 2 again in the same batch, a missing ticket */
+    HdRecordCommunication r[4], *pr[4] = {&r[0], &r[1], &r[2], &r[3]};
+    record_init(&r[0], t1, "e2e-batch/1", 1, false);
+    record_init(&r[1], t1, "e2e-batch/1", 2, true);
+    record_init(&r[2], t1, "e2e-batch/1", 2, true);
+    record_init(&r[3], 999999999, "e2e-batch/2", 1, true);
+    for (int round = 0; round < 2; round++) { /* the second time: a repeat changes nothing */
+        rep = records_call(f->env, pr, 4);
+        assert_int_equal(rep->body_case, HELPDESK__V1__REPLY__BODY_COMMUNICATIONS);
+        assert_int_equal(rep->communications->n_communications, 4);
+        for (int i = 0; i < 3; i++) {
+            const HdCommunicationStatus *s = rep->communications->communications[i];
+            assert_true(s->found);
+            assert_true(s->sent);
+            assert_int_equal(s->attempts, 2);
+        }
+        assert_false(rep->communications->communications[3]->found);
+        hd_reply_free(rep);
+        assert_int_equal(comm_events(f->env, t1, "e2e-batch/1"), 2);
+    }
+    HdReply *t = ticket_ok(f->env, t1);
+    const HdTicketEvent *e = comm_event(t, "e2e-batch/1", 1);
+    assert_non_null(e);
+    assert_string_equal(e->outcome, "failed: connection \"refused\" \\ later");
+    assert_string_equal(e->subject, "تم استلام طلبك « #1 »");
+    assert_string_equal(e->actor, "e2e");
+    hd_reply_free(t);
+    HdReply *g = communication(f->env, "e2e-batch/2");
+    assert_false(g->communication->found);
+    hd_reply_free(g);
+
+    /* bad input: the reply names the element */
+    int64_t bad_ids[] = {t1, -3};
+    Helpdesk__V1__NotifyLookup bad = HELPDESK__V1__NOTIFY_LOOKUP__INIT;
+    bad.ticket_ids = bad_ids;
+    bad.n_ticket_ids = 2;
+    rep = lookup_call(f->env, &bad);
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "ticket_ids[1]");
+    hd_reply_free(rep);
+    char *bad_keys[] = {(char *)"ok", (char *)""};
+    bad.n_ticket_ids = 0;
+    bad.keys = bad_keys;
+    bad.n_keys = 2;
+    rep = lookup_call(f->env, &bad);
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "keys[1]");
+    hd_reply_free(rep);
+    rep = records_call(f->env, NULL, 0);
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "records");
+    hd_reply_free(rep);
+    r[1].attempt = 0;
+    rep = records_call(f->env, pr, 2);
+    ht_assert_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "records[1].attempt");
+    hd_reply_free(rep);
+    hd_reply_free(rc);
+    ht_pass(f->env);
+}
+
 #define DOWN_INITIAL_MS 800
 #define DOWN_MAX_MS 1600
 #define DOWN_ATTEMPTS 3
@@ -871,6 +1018,7 @@ int main(void)
         HT_TEST(test_periodic_updates_arrive_at_the_promised_interval),
         HT_TEST(test_resolution_carries_solution_and_satisfaction_request),
         HT_TEST(test_notifier_killed_and_restarted_sends_each_once),
+        HT_TEST(test_batched_lookup_and_record),
         cmocka_unit_test_setup_teardown(test_unreachable_smtp_retries_and_does_not_block,
                                         ht_fixture_test_setup, down_teardown),
         HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),

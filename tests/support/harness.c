@@ -980,3 +980,60 @@ long ht_count_events(ht_env *env, int64_t ticket_id, const char *kind, const cha
              (long long)ticket_id, kind, where ? " AND " : "", where ? where : "");
     return ht_sql_long(env, sql);
 }
+
+/* ---------------------------------------------------------------- CurveZMQ (issue 4) */
+
+int ht_keygen(ht_env *env, const char *dir, const char *name, char *pub)
+{
+    const char *argv[] = {"helpdesk", "keygen", "--out", dir, "--name", name, NULL};
+    char out[256], err[1024];
+    int code = ht_run(env, argv, NULL, out, sizeof out, err, sizeof err, 20000);
+    size_t len = strcspn(out, "\n");
+    if (code != 0 || len != HD_CURVE_KEY_LEN) {
+        fprintf(stderr, "harness: helpdesk keygen --name %s exited %d: %s%s\n", name, code, out,
+                err);
+        return -1;
+    }
+    memcpy(pub, out, len);
+    pub[len] = '\0';
+    return 0;
+}
+
+/* A client of `endpoint` with our key pair and the server's public key file. */
+static hd_client *curve_client(ht_env *env, const char *endpoint, const hd_curve_opts *me,
+                               const char *server_pub_file)
+{
+    hd_curve_opts o = *me;
+    char err[1024];
+    if (hd_curve_key_load(server_pub_file, "server key", o.server_key, err, sizeof err) != 0) {
+        fprintf(stderr, "harness: %s\n", err);
+        return NULL;
+    }
+    return hd_client_open(env->zctx, endpoint, &o);
+}
+
+int ht_env_curve_clients(ht_env *env, const char *client_key_file, const char *store_pub_file,
+                         const char *intake_pub_file)
+{
+    hd_curve_opts me = {.enabled = true};
+    char err[1024];
+    if (hd_curve_key_load(client_key_file, "client key", me.secret_key, err, sizeof err) != 0 ||
+        zmq_curve_public(me.public_key, me.secret_key) != 0) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    hd_client *api = curve_client(env, env->api_ep, &me, store_pub_file);
+    hd_client *intake = curve_client(env, env->intake_ep, &me, intake_pub_file);
+    if (api == NULL || intake == NULL) {
+        hd_client_destroy(&api);
+        hd_client_destroy(&intake);
+        return -1;
+    }
+    hd_client *old = env->api;
+    hd_client_destroy(&old);
+    old = env->intake;
+    hd_client_destroy(&old);
+    env->api = api;
+    env->intake = intake;
+    return 0;
+}

@@ -227,4 +227,14 @@ int64_t ht_last_seq(ht_env *env);
  * over ticket_events, with an optional extra SQL condition (NULL: none); -1 on error. */
 long ht_count_events(ht_env *env, int64_t ticket_id, const char *kind, const char *where);
 
+/* ---------------------------------------------------------------- CurveZMQ (issue 4) */
+
+/* Runs `helpdesk keygen --out dir --name name`; the public key it printed goes into pub (41
+ * bytes). 0, or -1 after printing what it said. */
+int ht_keygen(ht_env *env, const char *dir, const char *name, char *pub);
+/* Replaces env->intake and env->api by CurveZMQ clients with the key pair of the secret key file
+ * and the servers' public key files, so every ht_* request speaks CURVE. 0 or -1 (printed). */
+int ht_env_curve_clients(ht_env *env, const char *client_key_file, const char *store_pub_file,
+                         const char *intake_pub_file);
+
 #endif

@@ -1,6 +1,7 @@
 /* The timer's queue: entries come out in due order, re-planning a ticket makes its older
  * entries stale (lazy deletion), follow-ups join only the current version, and compaction keeps
- * memory near the live count. */
+ * memory near the live count; the same plan again makes nothing stale; a million tickets with
+ * four deadlines each, all re-planned, fit in 200 MB. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,78 @@ static void test_compaction(void **state)
     timer_queue_destroy(&q);
 }
 
+static void test_same_plan_makes_no_stale(void **state)
+{
+    (void)state;
+    timer_queue *q = timer_queue_new();
+    timer_entry e[3] = {at(100, 1), at(200, 2), at(300, 3)};
+    timer_queue_set(q, 5, e, 3);
+    timer_queue_set(q, 5, e, 3); /* an event that changed no deadline */
+    assert_int_equal(timer_queue_size(q), 3);
+    assert_int_equal(timer_queue_live(q), 3);
+    /* one deadline moved: re-planned, the old three stale */
+    e[2] = at(350, 3);
+    timer_queue_set(q, 5, e, 3);
+    assert_int_equal(timer_queue_size(q), 6);
+    assert_int_equal(timer_queue_live(q), 3);
+    /* once one fired, the same plan is planned again: it must come back */
+    timer_entry out;
+    assert_true(timer_queue_pop_due(q, 100, &out));
+    assert_int_equal(out.deadline_at, 100);
+    timer_queue_set(q, 5, e, 3);
+    assert_int_equal(timer_queue_live(q), 3);
+    assert_true(timer_queue_pop_due(q, 100, &out));
+    assert_int_equal(out.deadline_at, 100);
+    /* a follow-up added: the plan differs from what is held, so it is set again */
+    timer_entry f = at(250, 2);
+    f.version = out.version;
+    f.ticket_id = 5;
+    timer_queue_add(q, &f);
+    assert_int_equal(timer_queue_live(q), 3);
+    timer_entry again[2] = {at(200, 2), at(350, 3)};
+    timer_queue_set(q, 5, again, 2);
+    assert_int_equal(timer_queue_live(q), 2);
+    assert_true(timer_queue_pop_due(q, 1000, &out));
+    assert_int_equal(out.deadline_at, 200);
+    assert_true(timer_queue_pop_due(q, 1000, &out));
+    assert_int_equal(out.deadline_at, 350);
+    assert_false(timer_queue_pop_due(q, 1000, &out));
+    timer_queue_destroy(&q);
+}
+
+static void plan4(timer_entry *e, int64_t id, int64_t shift)
+{
+    for (int k = 0; k < 4; k++)
+        e[k] = at(1800000000000 + (id * 7919 + shift) % 100000000 + k, k + 1);
+}
+
+static void test_million_tickets_fit(void **state)
+{
+    (void)state;
+    timer_queue *q = timer_queue_new();
+    size_t most = 0;
+    for (int round = 0; round < 3; round++)
+        for (int64_t id = 1; id <= 1000000; id++) {
+            timer_entry e[4];
+            plan4(e, id, round * 1000);
+            timer_queue_set(q, id, e, 4);
+            if (timer_queue_bytes(q) > most)
+                most = timer_queue_bytes(q);
+        }
+    assert_int_equal(timer_queue_live(q), 4000000);
+    assert_int_equal(timer_queue_tickets(q), 1000000);
+    if (most >= 200u * 1024 * 1024)
+        fail_msg("the queue held %zu MB at its largest", most / (1024 * 1024));
+    /* the earliest comes out first */
+    timer_entry out, prev = {0};
+    for (int i = 0; i < 1000; i++) {
+        assert_true(timer_queue_pop_due(q, INT64_MAX, &out));
+        assert_true(timer_entry_due(&out) >= timer_entry_due(&prev));
+        prev = out;
+    }
+    timer_queue_destroy(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +219,8 @@ int main(void)
         cmocka_unit_test(test_warning_lead),
         cmocka_unit_test(test_replan_makes_stale),
         cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_same_plan_makes_no_stale),
+        cmocka_unit_test(test_million_tickets_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,12 +4,15 @@
 #define HD_CLIENT_H
 
 #include "hd/codec.h"
+#include "hd/curve.h"
 
 typedef struct hd_client hd_client;
 
 /* Connects to `endpoint` (connection happens in the background). NULL on failure.
  * `ctx` may be NULL: the client then owns a context of its own. */
 hd_client *hd_client_new(void *ctx, const char *endpoint);
+/* hd_client_new as a CurveZMQ client (curve copied; NULL or off: plain). */
+hd_client *hd_client_open(void *ctx, const char *endpoint, const hd_curve_opts *curve);
 /* Safe on NULL and twice; sets *c to NULL. */
 void hd_client_destroy(hd_client **c);
 

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "hd/codec.h"
+#include "hd/curve.h"
 
 /* Largest message a socket accepts; a bigger one makes ZeroMQ drop that peer's connection. */
 #define HD_MAX_MESSAGE_BYTES (4L * 1024 * 1024)
@@ -15,6 +16,9 @@
 /* A socket with linger, message size limit and (ROUTER) mandatory routing set, bound or
  * connected to `endpoint`. NULL on failure, with the reason logged. */
 void *hd_socket_new(void *ctx, int type, const char *endpoint, bool bind);
+/* hd_socket_new with CurveZMQ options set before it binds or connects (NULL or off: none). */
+void *hd_socket_open(void *ctx, int type, const char *endpoint, bool bind,
+                     const hd_curve_opts *curve);
 /* Closes *sock with a short linger and sets it to NULL; safe on NULL. */
 void hd_socket_close(void **sock);
 

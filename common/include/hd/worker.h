@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "hd/config.h"
+#include "hd/curve.h"
 #include "hd/proto.h"
 
 /* Fills out->result_case and the matching pointer (prioritized, routed, escalated or failed) for
@@ -42,13 +43,14 @@ typedef struct {
     int heartbeat_ms;     /* >= 10 */
     const char *worker;   /* our name, see hd_worker_name */
     hd_reload_fn reload;  /* may be NULL: SIGHUP is then only logged */
+    hd_curve_opts curve;  /* CurveZMQ client of the store, or off (zeroed) */
 } hd_worker_opts;
 
 /* Writes "<service>@<hostname>:<pid>" into buf. */
 void hd_worker_name(const char *service, char *buf, size_t len);
 
 /* The settings every stage reads the same way: <service>.rules (required; copied into
- * rules_path), <service>.credit, worker.heartbeat_ms and store.work. Stages, worker name and
+ * rules_path), <service>.credit, worker.heartbeat_ms, store.work and the curve.* client keys. Stages, worker name and
  * reload stay the caller's. -1 with the reason logged (the bad key named). */
 __attribute__((warn_unused_result)) int hd_worker_configure(const hd_config *cfg,
                                                             const char *service,

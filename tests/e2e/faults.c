@@ -1,0 +1,641 @@
+/* End to end, faults under load (issue 4, item 4). The whole pipeline runs (store, intake, two
+ * prioritizers, two routers, the escalation timer, the notifier on its log channel) while a load
+ * generator (tests/support/load.c) submits FAULT_CONTACTS contacts of 1-3 problems in French,
+ * Arabic, Urdu and Indonesian over several connections, sending a contact again with the same
+ * key when it gets no answer or ERROR_UNAVAILABLE. While it runs, one fault after another, each
+ * right after a burst of contacts went out, once enough contacts have been acknowledged since
+ * the previous one settled: kill -9 of intake, a prioritizer, the store, a router (the workers
+ * frozen for a moment first, so they die holding leases), the timer and the notifier, each
+ * restarted at once, and a restart of PostgreSQL itself (tests/run.sh says
+ * where it is: HD_TEST_PG_DIR). The load does not pause for a fault: the service is restarted
+ * and waited for between the generator's turns.
+ *
+ * Afterwards every contact must be acknowledged, and SQL over the store's database must show:
+ * every acknowledged contact has exactly the tickets its receipt named, one per problem and none
+ * twice; every ticket reached `queued` with exactly one created, triaged and queued event; the
+ * event sequence is 1..max without a gap; the timer caught up with the log, the notifier moved
+ * on from where it was killed and every customer has exactly one acknowledgement naming all
+ * the contact's tickets (none sent twice); and no service wrote a
+ * sanitizer report or failed to stop on SIGTERM. The test prints what each fault cost (kill to
+ * ready, to work, to settled) and the retries it caused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "hd/clock.h"
+#include "load.h"
+#include "sinks.h"
+
+extern char **environ;
+
+#define FAULT_CONTACTS 20000
+#define FAULT_SOURCE "e2e-faults"
+#define LOAD_CONNS 8
+#define LOAD_WINDOW 24
+/* Flat out, the pipeline takes 20,000 contacts in a few seconds, less than the faults need to
+ * play out; at this rate the load lasts about 40 s and every fault meets a steady stream. */
+#define LOAD_RATE 500
+/* The client's patience, a little longer than intake's own wait for the store, so a store that
+ * is away is answered by intake (ERROR_UNAVAILABLE) before the client gives up on intake. */
+#define CLIENT_TIMEOUT_MS 2500
+#define INTAKE_STORE_TIMEOUT "HD_INTAKE_STORE_TIMEOUT_MS=2000"
+#define FIRST_FAULT_AT 1000 /* acknowledged contacts before the first fault */
+#define FAULT_SPACING 1500  /* and after one settled, before the next */
+/* A fault strikes right after a burst, when at least this many contacts are out. */
+#define FAULT_MIN_OUTSTANDING 20
+/* A worker is frozen (SIGSTOP) this long before its SIGKILL: the store hands it its credit in
+ * that time, so it surely dies holding leases (the workers are often idle between bursts). Well
+ * under the lease (1500 ms) and the 3 missed heartbeats (900 ms) after which the store would
+ * take the work back by itself. */
+#define FREEZE_MS 300
+#define LOAD_DEADLINE_MS 200000
+#define QUEUED_DEADLINE_MS 90000
+#define CATCH_UP_DEADLINE_MS 90000
+/* The notifier keeps up with the load (thousands of acks a second in make bench), so after the
+ * load only the tail of the log and the contacts of its own restart remain. */
+#define ACK_DEADLINE_MS 60000
+#define READY_DEADLINE_MS 30000
+#define RECOVER_DEADLINE_MS 60000
+
+/* The harness's P1 deadlines are minutes long, which this test can outlast; the timer's SLA
+ * signals are not what it is about, so every deadline is hours away. */
+static const char *const service_env[] = {
+    "HD_SLA_P1_FIRST_RESPONSE=36000",
+    "HD_SLA_P1_UPDATE_INTERVAL=36000",
+    "HD_SLA_P1_RESOLUTION=72000",
+    "HD_SLA_P1_TIER2_AFTER=72000",
+    "HD_SLA_P1_TIER3_AFTER=80000",
+    INTAKE_STORE_TIMEOUT,
+    NULL,
+};
+
+enum {
+    SVC_STORE,
+    SVC_INTAKE,
+    SVC_PRIO,
+    SVC_PRIO2,
+    SVC_ROUTER,
+    SVC_ROUTER2,
+    SVC_TIMER,
+    SVC_NOTIFIER,
+    SVC_COUNT
+};
+
+static const char *const svc_bins[SVC_COUNT] = {
+    "hd-store",  "hd-intake", "hd-prioritizer",      "hd-prioritizer",
+    "hd-router", "hd-router", "hd-escalation-timer", "hd-notifier",
+};
+
+typedef struct {
+    ht_env *env; /* first: the harness's group fixture helpers find it there */
+    ht_proc *svc[SVC_COUNT];
+    ht_load *load; /* destroyed by the teardown too: its sockets would hold the context open */
+    long notifier_cursor_at_kill;
+} fixture;
+
+/* ---------------------------------------------------------------- faults */
+
+#define SVC_POSTGRES (-1)
+
+enum fault_phase { FAULT_ARMED, FAULT_FROZEN, FAULT_RESTARTING, FAULT_RECOVERING, FAULT_DONE };
+
+/* One fault and what it cost. Times are hd_mono_ms. "Working": the restarted process logged
+ * `marker` (it did its job once more); "settled": every contact sent before the service was
+ * ready again is answered, so the retries it caused are all counted. */
+typedef struct {
+    const char *name;
+    const char *marker;
+    const char *backlog_sql; /* a worker: its stage's tickets, waiting or on lease */
+    long backlog;            /* that count when it was killed */
+    long at_acked;           /* acknowledged contacts when it struck */
+    long retries_before;     /* the generator's retries then */
+    long retries;            /* from the strike to settled */
+    int64_t frozen_ms, kill_ms, ready_ms, working_ms, settled_ms;
+    int svc; /* SVC_* or SVC_POSTGRES */
+    enum fault_phase phase;
+    int sent_at_ready;
+    int outstanding; /* contacts out when it struck */
+    pid_t cmd;       /* PostgreSQL: the pg.sh stop or start running now */
+    int cmd_step;    /* 0 stopping, 1 starting */
+} fault;
+
+static fault faults[] = {
+    {.svc = SVC_INTAKE, .name = "intake", .marker = "event=contact"},
+    {.svc = SVC_PRIO,
+     .name = "prioritizer",
+     .marker = "event=decided",
+     .backlog_sql = "SELECT count(*) FROM tickets WHERE status = 'new'"},
+    {.svc = SVC_STORE, .name = "store", .marker = "event=ticket_created"},
+    {.svc = SVC_ROUTER,
+     .name = "router",
+     .marker = "event=decided",
+     .backlog_sql = "SELECT count(*) FROM tickets WHERE status = 'triaged'"},
+    {.svc = SVC_POSTGRES, .name = "postgresql"},
+    {.svc = SVC_TIMER, .name = "escalation-timer", .marker = "event=rebuilt"},
+    {.svc = SVC_NOTIFIER, .name = "notifier", .marker = "event=sent"},
+};
+#define NFAULTS (sizeof faults / sizeof faults[0])
+
+/* Starts deploy/local/pg.sh ACTION DIR [PORT] in the background, its output in the env's
+ * folder. The pid, or -1. */
+static pid_t pg_script(ht_env *env, const char *action, const char *port)
+{
+    static char script[600];
+    if (script[0] == '\0' && ht_source_path("deploy/local/pg.sh", script, sizeof script) != 0)
+        return -1;
+    const char *dir = getenv("HD_TEST_PG_DIR");
+    char log[600];
+    snprintf(log, sizeof log, "%s/pg-%s.log", env->dir, action);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    char *argv[] = {script, (char *)action, (char *)dir, (char *)port, NULL};
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+/* The port of the test cluster, from HD_TEST_PG_URL (postgresql://user@host:PORT/db). */
+static void pg_port(char *out, size_t len)
+{
+    const char *url = getenv("HD_TEST_PG_URL");
+    if (url == NULL)
+        url = "";
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *slash = strchr(host, '/');
+    const char *colon = NULL;
+    for (const char *p = host; *p && p != slash; p++)
+        if (*p == ':')
+            colon = p;
+    snprintf(out, len, "%.*s", colon ? (int)strcspn(colon + 1, "/?") : 0, colon ? colon + 1 : "");
+}
+
+/* The PostgreSQL fault, one pg.sh at a time; true once the server is back. */
+static bool pg_fault_tick(ht_env *env, fault *ft)
+{
+    int status;
+    pid_t r = waitpid(ft->cmd, &status, WNOHANG);
+    if (r == 0)
+        return false;
+    if (r != ft->cmd || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("deploy/local/pg.sh %s failed (log in %s)", ft->cmd_step ? "start" : "stop",
+                 env->dir);
+    if (ft->cmd_step == 1) {
+        PQreset(env->pg); /* the test's own connection went down with the server */
+        return true;
+    }
+    char port[16];
+    pg_port(port, sizeof port);
+    ft->cmd_step = 1;
+    ft->cmd = pg_script(env, "start", port);
+    if (ft->cmd < 0)
+        fail_msg("cannot run deploy/local/pg.sh start");
+    return false;
+}
+
+static void fault_strike(fixture *f, fault *ft, const ht_load *l)
+{
+    const ht_load_stats *st = ht_load_get_stats(l);
+    ft->kill_ms = hd_mono_ms();
+    ft->outstanding = ht_load_outstanding(l);
+    ft->at_acked = st->acked;
+    ft->retries_before = st->retries;
+    if (ft->svc == SVC_NOTIFIER)
+        f->notifier_cursor_at_kill = ht_sql_long(
+            f->env, "SELECT coalesce((SELECT seq FROM consumer_cursors WHERE consumer = "
+                    "'notifier'), 0)");
+    if (ft->svc == SVC_POSTGRES) {
+        ft->cmd_step = 0;
+        ft->cmd = pg_script(f->env, "stop", "");
+        if (ft->cmd < 0)
+            fail_msg("cannot run deploy/local/pg.sh stop");
+    } else {
+        ht_kill9(f->svc[ft->svc]);
+        f->svc[ft->svc] = ht_start(f->env, svc_bins[ft->svc], service_env);
+        assert_non_null(f->svc[ft->svc]);
+    }
+    ft->phase = FAULT_RESTARTING;
+}
+
+static bool fault_ready(fixture *f, fault *ft)
+{
+    if (ft->svc == SVC_POSTGRES)
+        return pg_fault_tick(f->env, ft);
+    ht_proc *p = f->svc[ft->svc];
+    if (!ht_alive(p))
+        fail_msg("%s exited after its restart (log %s)", ft->name, p->log);
+    return ht_log_contains(p, "event=ready");
+}
+
+/* Moves the running fault on: restarting -> ready -> working and settled -> done. */
+static void fault_tick(fixture *f, fault *ft, const ht_load *l)
+{
+    int64_t now = hd_mono_ms();
+    if (ft->phase == FAULT_RESTARTING) {
+        if (!fault_ready(f, ft)) {
+            if (now - ft->kill_ms > READY_DEADLINE_MS)
+                fail_msg("%s was not ready %d ms after the fault", ft->name, READY_DEADLINE_MS);
+            return;
+        }
+        ft->ready_ms = now;
+        ft->sent_at_ready = ht_load_sent(l);
+        ft->phase = FAULT_RECOVERING;
+    }
+    if (ft->phase != FAULT_RECOVERING)
+        return;
+    if (ft->working_ms == 0 && (ft->marker == NULL || ht_log_contains(f->svc[ft->svc], ft->marker)))
+        ft->working_ms = now;
+    if (ft->settled_ms == 0 && ht_load_first_open(l) >= ft->sent_at_ready) {
+        ft->settled_ms = now;
+        ft->retries = ht_load_get_stats(l)->retries - ft->retries_before;
+    }
+    if (ft->working_ms != 0 && ft->settled_ms != 0)
+        ft->phase = FAULT_DONE;
+    else if (now - ft->kill_ms > RECOVER_DEADLINE_MS)
+        fail_msg("%s did not recover in %d ms: %s", ft->name, RECOVER_DEADLINE_MS,
+                 ft->working_ms ? "contacts sent before it was back are still unanswered"
+                                : "the restarted process did no work");
+}
+
+/* ---------------------------------------------------------------- the load */
+
+typedef struct {
+    const char *category, *summary, *description;
+} problem_text;
+
+static const problem_text problem_texts[] = {
+    {"network", "الشبكة متوقفة في مركز البيانات", "لا يمكن الوصول إلى أي خادم منذ الصباح"},
+    {"email", "ای میل سرور کام نہیں کر رہا", "صبح سے کوئی ای میل نہیں آئی"},
+    {"printing", "Imprimante en panne au 2e étage", "Le bac à papier est coincé, « erreur 42 »"},
+    {"hardware", "Laptop tidak bisa menyala", "Sudah dicoba dengan pengisi daya lain, tetap mati"},
+};
+static const char *const languages[] = {"ar", "ur", "fr", "id"};
+static const char *const names[] = {"أمينة الحداد", "عمران خان", "Hélène Dupré", "Siti Rahma"};
+
+static int problems_of(int i)
+{
+    return 1 + i % 3;
+}
+
+static void fill_contact(ht_contact *c, int i, void *arg)
+{
+    (void)arg;
+    c->customer.language = (char *)languages[i % 4];
+    c->customer.name = (char *)names[i % 4];
+    for (int k = 0; k < problems_of(i); k++) {
+        const problem_text *t = &problem_texts[(i + k) % 4];
+        ht_contact_add(c, t->category, t->summary, t->description);
+    }
+}
+
+static void print_faults(void)
+{
+    printf("%-17s %8s %6s %7s %12s %12s %12s %8s\n", "fault", "at acked", "out", "backlog",
+           "kill->ready", "kill->work", "kill->settle", "retries");
+    for (size_t i = 0; i < NFAULTS; i++) {
+        const fault *ft = &faults[i];
+        printf("%-17s %8ld %6d %7ld %9lld ms %9lld ms %9lld ms %8ld\n", ft->name, ft->at_acked,
+               ft->outstanding, ft->backlog, (long long)(ft->ready_ms - ft->kill_ms),
+               (long long)(ft->working_ms - ft->kill_ms), (long long)(ft->settled_ms - ft->kill_ms),
+               ft->retries);
+    }
+}
+
+static void print_stats(const ht_load_stats *st, int64_t ms)
+{
+    printf("load: %ld contacts acknowledged (%ld tickets) in %.1f s = %.0f contacts/s; "
+           "%ld sent, %ld retries (%ld after a timeout, %ld unavailable answers), %ld "
+           "reconnects, %ld receipts (%ld duplicate), %ld refused, %ld mismatched\n",
+           st->acked, st->tickets, (double)ms / 1000.0, (double)st->acked * 1000.0 / (double)ms,
+           st->sent, st->retries, st->timeouts, st->unavailable, st->reconnects, st->receipts,
+           st->duplicates, st->refused, st->mismatches);
+}
+
+/* Runs the load to the end, striking the faults on the way: each one once FAULT_SPACING more
+ * contacts are acknowledged after the previous one settled. */
+static void run_load_with_faults(fixture *f, ht_load *l)
+{
+    int64_t start = hd_mono_ms();
+    size_t next = 0;
+    long due = FIRST_FAULT_AT;
+    while (!ht_load_done(l) || (next < NFAULTS && faults[next].phase != FAULT_ARMED)) {
+        if (hd_mono_ms() - start > LOAD_DEADLINE_MS) {
+            print_stats(ht_load_get_stats(l), hd_mono_ms() - start);
+            fail_msg("the load did not finish in %d s", LOAD_DEADLINE_MS / 1000);
+        }
+        if (ht_load_step(l, 10) != 0)
+            fail_msg("zmq_poll failed: %s", strerror(errno));
+        const ht_load_stats *st = ht_load_get_stats(l);
+        if (next >= NFAULTS)
+            continue;
+        fault *ft = &faults[next];
+        if (ft->phase == FAULT_ARMED) {
+            if (st->acked < due || ht_load_outstanding(l) < FAULT_MIN_OUTSTANDING)
+                continue;
+            if (ft->backlog_sql == NULL) {
+                fault_strike(f, ft, l);
+            } else {
+                kill(f->svc[ft->svc]->pid, SIGSTOP);
+                ft->frozen_ms = hd_mono_ms();
+                ft->phase = FAULT_FROZEN;
+            }
+            continue;
+        }
+        if (ft->phase == FAULT_FROZEN) {
+            if (hd_mono_ms() - ft->frozen_ms >= FREEZE_MS) {
+                ft->backlog = ht_sql_long(f->env, ft->backlog_sql);
+                fault_strike(f, ft, l);
+            }
+            continue;
+        }
+        fault_tick(f, ft, l);
+        if (ft->phase == FAULT_DONE) {
+            due = st->acked + FAULT_SPACING;
+            next++;
+        }
+    }
+    const ht_load_stats *st = ht_load_get_stats(l);
+    print_stats(st, hd_mono_ms() - start);
+    print_faults();
+    if (next < NFAULTS)
+        fail_msg("the load ended before fault %zu (%s) could strike: %ld contacts are too few",
+                 next, faults[next].name, st->acked);
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static PGconn *pg(fixture *f)
+{
+    return f->env->pg;
+}
+
+static long sql_long(fixture *f, const char *sql)
+{
+    long v = ht_sql_long(f->env, sql);
+    if (v < 0)
+        fail_msg("SQL failed: %s", sql);
+    return v;
+}
+
+typedef struct {
+    fixture *f;
+    long want;
+} queued_wait;
+
+static bool all_queued(void *arg)
+{
+    queued_wait *w = arg;
+    return ht_sql_long(w->f->env, "SELECT count(*) FROM tickets WHERE status = 'queued'") >=
+           w->want;
+}
+
+/* Every acknowledged contact has exactly the tickets its receipt named, in problem order. */
+static void check_receipts_against_db(fixture *f, ht_load *l)
+{
+    PGresult *r = PQexec(pg(f), "SELECT c.external_id, c.id, t.problem_index, t.id "
+                                "FROM contacts c JOIN tickets t ON t.contact_id = c.id "
+                                "WHERE c.source = '" FAULT_SOURCE "' "
+                                "ORDER BY c.id, t.problem_index");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("SQL failed: %s", PQerrorMessage(pg(f)));
+    int rows = PQntuples(r);
+    int *seen = calloc(FAULT_CONTACTS, sizeof *seen);
+    assert_non_null(seen);
+    size_t prefix = strlen(FAULT_SOURCE) + 1;
+    for (int row = 0; row < rows; row++) {
+        const char *ext = PQgetvalue(r, row, 0);
+        int i = strlen(ext) > prefix ? (int)strtol(ext + prefix, NULL, 10) : -1;
+        const ht_load_contact *c = ht_load_get_contact(l, i);
+        if (c == NULL) {
+            fail_msg("a contact the test never sent: %s", ext);
+            break; /* not reached: fail_msg ends the test */
+        }
+        long long cid = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+        int k = (int)strtol(PQgetvalue(r, row, 2), NULL, 10);
+        long long tid = strtoll(PQgetvalue(r, row, 3), NULL, 10);
+        if (cid != c->contact_id)
+            fail_msg("%s is contact %lld in the store but the receipt said %lld", ext, cid,
+                     (long long)c->contact_id);
+        if (k != seen[i] || (size_t)k >= c->ntickets || c->tickets[k] != tid)
+            fail_msg("%s: the store has ticket %lld as problem %d; the receipt named %zu "
+                     "tickets (problem %d: %lld)",
+                     ext, tid, k, c->ntickets, k,
+                     (size_t)k < c->ntickets ? (long long)c->tickets[k] : -1LL);
+        seen[i]++;
+    }
+    PQclear(r);
+    for (int i = 0; i < FAULT_CONTACTS; i++)
+        if (seen[i] != problems_of(i) ||
+            ht_load_get_contact(l, i)->ntickets != (size_t)problems_of(i))
+            fail_msg("%s-%d: %d problems sent, %d tickets in the store, %zu in the receipt",
+                     FAULT_SOURCE, i, problems_of(i), seen[i], ht_load_get_contact(l, i)->ntickets);
+    free(seen);
+}
+
+static void check_events(fixture *f, long tickets)
+{
+    assert_int_equal(sql_long(f, "SELECT count(*) FROM tickets"), tickets);
+    assert_int_equal(sql_long(f, "SELECT count(*) FROM tickets WHERE status <> 'queued'"), 0);
+    long bad = sql_long(f, "SELECT count(*) FROM (SELECT t.id FROM tickets t "
+                           "LEFT JOIN ticket_events e ON e.ticket_id = t.id GROUP BY t.id HAVING "
+                           "count(*) FILTER (WHERE e.kind = 'created') <> 1 OR "
+                           "count(*) FILTER (WHERE e.kind = 'triaged') <> 1 OR "
+                           "count(*) FILTER (WHERE e.kind = 'queued') <> 1) x");
+    if (bad != 0)
+        fail_msg("%ld tickets do not have exactly one created, triaged and queued event", bad);
+    /* one statement, so the notifier's own events arriving meanwhile cannot skew it */
+    PGresult *r = PQexec(pg(f), "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), count(*), "
+                                "count(DISTINCT seq) FROM ticket_events");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("SQL failed: %s", PQerrorMessage(pg(f)));
+    long min = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    long max = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    long count = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+    long distinct = strtol(PQgetvalue(r, 0, 3), NULL, 10);
+    PQclear(r);
+    if (min != 1 || max != count || distinct != count)
+        fail_msg("the event sequence has a gap: min %ld max %ld count %ld distinct %ld", min, max,
+                 count, distinct);
+    printf("events: seq 1..%ld without a gap, %ld tickets each created, triaged and queued "
+           "once\n",
+           max, tickets);
+}
+
+typedef struct {
+    fixture *f;
+    const char *consumer;
+    long seq;
+} cursor_wait;
+
+static long cursor_of(fixture *f, const char *consumer)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT seq FROM consumer_cursors WHERE consumer = '%s'), 0)",
+             consumer);
+    return ht_sql_long(f->env, sql);
+}
+
+static bool cursor_reached(void *arg)
+{
+    cursor_wait *w = arg;
+    return cursor_of(w->f, w->consumer) >= w->seq;
+}
+
+static long acks_sent(fixture *f)
+{
+    return ht_sql_long(f->env, "SELECT count(DISTINCT key) FROM communications "
+                               "WHERE key LIKE 'ack/%' AND sent");
+}
+
+static bool all_acked(void *arg)
+{
+    return acks_sent(arg) >= FAULT_CONTACTS;
+}
+
+/* Every customer has exactly one acknowledgement recorded as sent, and it names every ticket
+ * of the contact (the subject carries {{tickets}}: "#12, #13"); no key was sent twice. */
+static void check_acks(fixture *f)
+{
+    int64_t t0 = hd_mono_ms();
+    long at_start = acks_sent(f);
+    if (!ht_wait_until(all_acked, f, ACK_DEADLINE_MS))
+        fail_msg("%ld of %d customers acknowledged %d s after the last ticket was queued",
+                 acks_sent(f), FAULT_CONTACTS, ACK_DEADLINE_MS / 1000);
+    long bad = sql_long(f, "SELECT count(*) FROM contacts c WHERE (SELECT count(*) FROM "
+                           "communications m WHERE m.key = 'ack/' || c.id AND m.sent) <> 1 OR "
+                           "EXISTS (SELECT 1 FROM tickets t JOIN communications m ON m.key = "
+                           "'ack/' || c.id AND m.sent WHERE t.contact_id = c.id AND "
+                           "m.subject !~ ('#' || t.id || '([^0-9]|$)'))");
+    if (bad != 0)
+        fail_msg("%ld customers do not have exactly one acknowledgement naming all their "
+                 "tickets",
+                 bad);
+    long twice = sql_long(f, "SELECT count(*) FROM (SELECT key FROM communications WHERE sent "
+                             "GROUP BY key HAVING count(*) > 1) x");
+    if (twice != 0)
+        fail_msg("%ld communications were sent more than once", twice);
+    printf("notifier: all %d customers acknowledged once, naming all their tickets (%ld of "
+           "them when this check began, the rest within %.1f s)\n",
+           FAULT_CONTACTS, at_start, (double)(hd_mono_ms() - t0) / 1000.0);
+}
+
+/* The durable consumers, each killed once, resume. The timer catches up with the whole log;
+ * the notifier moves past where it was killed and acknowledges every customer exactly once. */
+static void check_consumers(fixture *f)
+{
+    int64_t t0 = hd_mono_ms();
+    cursor_wait w = {f, "escalation-timer", 0};
+    w.seq = sql_long(f, "SELECT coalesce(max(seq), 0) FROM ticket_events "
+                        "WHERE kind <> 'communication'");
+    if (!ht_wait_until(cursor_reached, &w, CATCH_UP_DEADLINE_MS))
+        fail_msg("the escalation timer's cursor is at %ld, not at the log's end %ld, after %d s",
+                 cursor_of(f, w.consumer), w.seq, CATCH_UP_DEADLINE_MS / 1000);
+    printf("escalation-timer: caught up to seq %ld %.1f s after the last ticket was queued\n",
+           w.seq, (double)(hd_mono_ms() - t0) / 1000.0);
+    w.consumer = "notifier";
+    w.seq = f->notifier_cursor_at_kill + 1;
+    if (!ht_wait_until(cursor_reached, &w, CATCH_UP_DEADLINE_MS))
+        fail_msg("the notifier's cursor stayed at %ld, where it was killed",
+                 cursor_of(f, "notifier"));
+    check_acks(f);
+}
+
+/* ---------------------------------------------------------------- the test */
+
+static int group_setup(void **state)
+{
+    fixture *f = ht_fixture_new(sizeof *f, "faults");
+    *state = f;
+    if (getenv("HD_TEST_PG_DIR") == NULL) {
+        fprintf(stderr, "faults: HD_TEST_PG_DIR is not set: run through tests/run.sh\n");
+        return -1;
+    }
+    char templates[512], extra[1024];
+    if (ht_source_path("deploy/local/templates", templates, sizeof templates) != 0)
+        return -1;
+    snprintf(extra, sizeof extra, "notifier:\n  templates: \"%s\"\n", templates);
+    ht_env_write_config(f->env, extra);
+    for (int i = 0; i < SVC_COUNT; i++) {
+        f->svc[i] = ht_start_ready(f->env, svc_bins[i], service_env);
+        if (f->svc[i] == NULL) {
+            ht_dump_logs(f->env, 40);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    fixture *f = *state;
+    if (f != NULL)
+        ht_load_destroy(&f->load);
+    return ht_fixture_teardown(state);
+}
+
+static void test_faults_under_load_lose_and_repeat_nothing(void **state)
+{
+    fixture *f = *state;
+    int64_t t0 = hd_mono_ms();
+    ht_load_opts o = {.contacts = FAULT_CONTACTS,
+                      .conns = LOAD_CONNS,
+                      .window = LOAD_WINDOW,
+                      .timeout_ms = CLIENT_TIMEOUT_MS,
+                      .rate = LOAD_RATE,
+                      .source = FAULT_SOURCE,
+                      .fill = fill_contact};
+    ht_load *l = f->load = ht_load_new(f->env, &o);
+    assert_non_null(l);
+    run_load_with_faults(f, l);
+    assert_int_equal(PQstatus(pg(f)), CONNECTION_OK);
+
+    const ht_load_stats *st = ht_load_get_stats(l);
+    if (st->refused != 0)
+        fail_msg("%ld contacts were refused; first: %s", st->refused, st->first_refusal);
+    if (st->mismatches != 0)
+        fail_msg("%ld contacts got receipts naming different tickets", st->mismatches);
+    assert_int_equal(st->acked, FAULT_CONTACTS);
+
+    queued_wait qw = {f, st->tickets};
+    int64_t t1 = hd_mono_ms();
+    if (!ht_wait_until(all_queued, &qw, QUEUED_DEADLINE_MS))
+        fail_msg("%ld of %ld tickets queued after %d s",
+                 ht_sql_long(f->env, "SELECT count(*) FROM tickets WHERE status = 'queued'"),
+                 st->tickets, QUEUED_DEADLINE_MS / 1000);
+    printf("queued: the last ticket %.1f s after the last acknowledgement\n",
+           (double)(hd_mono_ms() - t1) / 1000.0);
+
+    check_receipts_against_db(f, l);
+    check_events(f, st->tickets);
+    check_consumers(f);
+    printf("total: %.1f s\n", (double)(hd_mono_ms() - t0) / 1000.0);
+    ht_load_destroy(&f->load);
+    ht_pass(f->env);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        HT_TEST(test_faults_under_load_lose_and_repeat_nothing),
+        HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
