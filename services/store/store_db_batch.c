@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_arr.h"
 #include "store_dbi.h"
 
 #define FROM_MS(x) "to_timestamp(" x "::float8 / 1000)"
@@ -121,109 +122,6 @@ static PGresult *brun(store_db *db, enum batch_stmt s, const store_params *p)
     return store_exec_prepared(db, bstmts[s].name, p);
 }
 
-/* ---- array literals: {"text",NULL,42} ---- */
-
-typedef struct {
-    char *p;
-    size_t len, cap, n;
-} arr;
-
-static void arr_put(arr *a, const char *s, size_t len)
-{
-    if (a->len + len + 2 > a->cap) {
-        a->cap = (a->len + len + 2) * 2 + 64;
-        a->p = realloc(a->p, a->cap);
-        if (a->p == NULL)
-            abort();
-    }
-    memcpy(a->p + a->len, s, len);
-    a->len += len;
-    a->p[a->len] = '\0';
-}
-
-static void arr_sep(arr *a)
-{
-    arr_put(a, a->n++ ? "," : "{", 1);
-}
-
-/* NULL stays NULL; inside quotes only '"' and '\' need a backslash. */
-static void arr_text(arr *a, const char *s)
-{
-    arr_sep(a);
-    if (s == NULL) {
-        arr_put(a, "NULL", 4);
-        return;
-    }
-    arr_put(a, "\"", 1);
-    while (*s) {
-        size_t plain = strcspn(s, "\"\\");
-        arr_put(a, s, plain);
-        s += plain;
-        if (*s) {
-            arr_put(a, "\\", 1);
-            arr_put(a, s++, 1);
-        }
-    }
-    arr_put(a, "\"", 1);
-}
-
-/* "" becomes NULL, like store_p_opt. */
-static void arr_opt(arr *a, const char *s)
-{
-    arr_text(a, s && s[0] ? s : NULL);
-}
-
-static void arr_int(arr *a, int64_t x)
-{
-    char num[24];
-    int len = snprintf(num, sizeof num, "%lld", (long long)x);
-    arr_sep(a);
-    arr_put(a, num, (size_t)len);
-}
-
-/* 0 becomes NULL, like store_p_int_opt. */
-static void arr_int_opt(arr *a, int64_t x)
-{
-    if (x)
-        arr_int(a, x);
-    else
-        arr_text(a, NULL);
-}
-
-/* bytea in hex input form, its backslash escaped for the array: "\\x0a1b". */
-static void arr_bytes(arr *a, const uint8_t *b, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    arr_sep(a);
-    arr_put(a, "\"\\\\x", 4);
-    for (size_t i = 0; i < len; i++) {
-        char two[2] = {hex[b[i] >> 4], hex[b[i] & 15]};
-        arr_put(a, two, 2);
-    }
-    arr_put(a, "\"", 1);
-}
-
-static const char *arr_end(arr *a)
-{
-    if (a->n == 0)
-        arr_put(a, "{", 1);
-    arr_put(a, "}", 1);
-    return a->p;
-}
-
-static void arrs_free(arr *a, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(a[i].p);
-}
-
-/* Ends the arrays and makes them the statement's parameters $1..$n. */
-static void arrs_params(arr *a, size_t n, store_params *p)
-{
-    for (size_t i = 0; i < n; i++)
-        store_p_text(p, arr_end(&a[i]));
-}
-
 /* ---- creates ---- */
 
 static HdContactReceipt *receipt_new(int64_t contact_id, size_t n, bool duplicate)
@@ -261,14 +159,14 @@ static bool primary(const store_batch_item *v, const size_t *first, size_t i)
 }
 
 /* The keys of the creates whose key is new to the batch, as the lookup's parameters. */
-static void lookup_params(const store_batch_item *v, const size_t *who, size_t nkeys, arr *a,
+static void lookup_params(const store_batch_item *v, const size_t *who, size_t nkeys, store_arr *a,
                           store_params *p)
 {
     for (size_t k = 0; k < nkeys; k++) {
-        arr_text(&a[0], v[who[k]].contact->source);
-        arr_text(&a[1], v[who[k]].contact->external_id);
+        store_arr_text(&a[0], v[who[k]].contact->source);
+        store_arr_text(&a[1], v[who[k]].contact->external_id);
     }
-    arrs_params(a, 2, p);
+    store_arrs_params(a, 2, p);
 }
 
 /* Receipts (duplicate) for the keys taken before this batch. `who[k]` is the item of key
@@ -317,55 +215,55 @@ static void take_reserved(const PGresult *r, id_block *d)
 enum { C_ID, C_SOURCE, C_EXT, C_CHANNEL, C_AGENT, C_RECEIVED, C_NAME, C_EMAIL, C_PHONE, C_LANG,
        C_ORG, C_VIP, C_ACCOUNT, C_CONTRACT, C_PRODUCT, C_SITE, C_PB, C_NCOLS };
 
-static void contact_row(arr *a, int64_t id, const HdContact *c, int64_t now_ms)
+static void contact_row(store_arr *a, int64_t id, const HdContact *c, int64_t now_ms)
 {
     const HdCustomer *cu = c->customer;
     const HdAccount *ac = c->account;
-    arr_int(&a[C_ID], id);
-    arr_text(&a[C_SOURCE], c->source);
-    arr_text(&a[C_EXT], c->external_id);
-    arr_text(&a[C_CHANNEL], hd_channel_name(c->channel));
-    arr_text(&a[C_AGENT], c->agent ? c->agent : "");
-    arr_int(&a[C_RECEIVED], c->received_at > 0 ? c->received_at : now_ms);
-    arr_opt(&a[C_NAME], cu ? cu->name : NULL);
-    arr_opt(&a[C_EMAIL], cu ? cu->email : NULL);
-    arr_opt(&a[C_PHONE], cu ? cu->phone : NULL);
-    arr_opt(&a[C_LANG], cu ? cu->language : NULL);
-    arr_opt(&a[C_ORG], cu ? cu->organization : NULL);
-    arr_text(&a[C_VIP], cu && cu->vip ? "true" : "false");
-    arr_opt(&a[C_ACCOUNT], ac ? ac->account_number : NULL);
-    arr_opt(&a[C_CONTRACT], ac ? ac->contract_level : NULL);
-    arr_opt(&a[C_PRODUCT], ac ? ac->product : NULL);
-    arr_opt(&a[C_SITE], c->location ? c->location->site : NULL);
+    store_arr_int(&a[C_ID], id);
+    store_arr_text(&a[C_SOURCE], c->source);
+    store_arr_text(&a[C_EXT], c->external_id);
+    store_arr_text(&a[C_CHANNEL], hd_channel_name(c->channel));
+    store_arr_text(&a[C_AGENT], c->agent ? c->agent : "");
+    store_arr_int(&a[C_RECEIVED], c->received_at > 0 ? c->received_at : now_ms);
+    store_arr_opt(&a[C_NAME], cu ? cu->name : NULL);
+    store_arr_opt(&a[C_EMAIL], cu ? cu->email : NULL);
+    store_arr_opt(&a[C_PHONE], cu ? cu->phone : NULL);
+    store_arr_opt(&a[C_LANG], cu ? cu->language : NULL);
+    store_arr_opt(&a[C_ORG], cu ? cu->organization : NULL);
+    store_arr_text(&a[C_VIP], cu && cu->vip ? "true" : "false");
+    store_arr_opt(&a[C_ACCOUNT], ac ? ac->account_number : NULL);
+    store_arr_opt(&a[C_CONTRACT], ac ? ac->contract_level : NULL);
+    store_arr_opt(&a[C_PRODUCT], ac ? ac->product : NULL);
+    store_arr_opt(&a[C_SITE], c->location ? c->location->site : NULL);
     size_t len = protobuf_c_message_get_packed_size(&c->base);
     uint8_t *pb = malloc(len ? len : 1);
     if (pb == NULL)
         abort();
     protobuf_c_message_pack(&c->base, pb);
-    arr_bytes(&a[C_PB], pb, len);
+    store_arr_bytes(&a[C_PB], pb, len);
     free(pb);
 }
 
 enum { T_ID, T_CONTACT, T_INDEX, T_CATEGORY, T_SUMMARY, T_DESCRIPTION, T_USERS, T_URGENCY,
        T_IMPACT, T_NCOLS };
 
-static void ticket_row(arr *a, int64_t id, int64_t contact_id, const HdContact *c, size_t i)
+static void ticket_row(store_arr *a, int64_t id, int64_t contact_id, const HdContact *c, size_t i)
 {
     const HdProblem *pr = c->problems[i];
-    arr_int(&a[T_ID], id);
-    arr_int(&a[T_CONTACT], contact_id);
-    arr_int(&a[T_INDEX], (int64_t)i);
-    arr_text(&a[T_CATEGORY], pr->category ? pr->category : "");
-    arr_text(&a[T_SUMMARY], pr->summary ? pr->summary : "");
-    arr_text(&a[T_DESCRIPTION], pr->description ? pr->description : "");
-    arr_int(&a[T_USERS], pr->users_affected);
-    arr_int(&a[T_URGENCY], pr->urgency);
-    arr_int(&a[T_IMPACT], pr->impact);
+    store_arr_int(&a[T_ID], id);
+    store_arr_int(&a[T_CONTACT], contact_id);
+    store_arr_int(&a[T_INDEX], (int64_t)i);
+    store_arr_text(&a[T_CATEGORY], pr->category ? pr->category : "");
+    store_arr_text(&a[T_SUMMARY], pr->summary ? pr->summary : "");
+    store_arr_text(&a[T_DESCRIPTION], pr->description ? pr->description : "");
+    store_arr_int(&a[T_USERS], pr->users_affected);
+    store_arr_int(&a[T_URGENCY], pr->urgency);
+    store_arr_int(&a[T_IMPACT], pr->impact);
 }
 
 /* The receipt and `created` events of a new contact with ids from *cid and *tid. */
-static void make_new(store_batch_item *it, int64_t *cid, int64_t *tid, int64_t now_ms, arr *ca,
-                     arr *ta)
+static void make_new(store_batch_item *it, int64_t *cid, int64_t *tid, int64_t now_ms, store_arr *ca,
+                     store_arr *ta)
 {
     const HdContact *c = it->contact;
     int64_t contact_id = (*cid)++;
@@ -389,17 +287,17 @@ static void make_new(store_batch_item *it, int64_t *cid, int64_t *tid, int64_t n
 /* The writes of a batch that depend on nothing but the lookup: contacts, tickets and the two
  * stages' UPDATEs, sent in one pipeline. */
 typedef struct {
-    arr c[C_NCOLS], t[T_NCOLS], pr[8], ro[5], ev[E_NCOLS];
+    store_arr c[C_NCOLS], t[T_NCOLS], pr[8], ro[5], ev[E_NCOLS];
     size_t nc, npr, nro;
 } writes;
 
 static void writes_free(writes *w)
 {
-    arrs_free(w->c, C_NCOLS);
-    arrs_free(w->t, T_NCOLS);
-    arrs_free(w->pr, 8);
-    arrs_free(w->ro, 5);
-    arrs_free(w->ev, E_NCOLS);
+    store_arrs_free(w->c, C_NCOLS);
+    store_arrs_free(w->t, T_NCOLS);
+    store_arrs_free(w->pr, 8);
+    store_arrs_free(w->ro, 5);
+    store_arrs_free(w->ev, E_NCOLS);
 }
 
 /* Rows (and receipts, and `created` events) for the creates the lookup did not find. */
@@ -438,28 +336,28 @@ static store_batch_item *item_for(store_batch_item *v, size_t n, int64_t ticket_
     return NULL;
 }
 
-static void prioritize_row(arr *a, const HdWorkResult *res)
+static void prioritize_row(store_arr *a, const HdWorkResult *res)
 {
     const HdPrioritizeResult *pr = res->prioritized;
     const HdSlaDeadlines *s = pr->sla;
-    arr_int(&a[0], res->ticket_id);
-    arr_int(&a[1], pr->priority);
-    arr_opt(&a[2], pr->rule);
-    arr_int_opt(&a[3], s ? s->first_response_due : 0);
-    arr_int_opt(&a[4], s ? s->update_interval_ms : 0);
-    arr_int_opt(&a[5], s ? s->resolution_due : 0);
-    arr_int_opt(&a[6], s ? s->tier2_escalation_due : 0);
-    arr_int_opt(&a[7], s ? s->tier3_escalation_due : 0);
+    store_arr_int(&a[0], res->ticket_id);
+    store_arr_int(&a[1], pr->priority);
+    store_arr_opt(&a[2], pr->rule);
+    store_arr_int_opt(&a[3], s ? s->first_response_due : 0);
+    store_arr_int_opt(&a[4], s ? s->update_interval_ms : 0);
+    store_arr_int_opt(&a[5], s ? s->resolution_due : 0);
+    store_arr_int_opt(&a[6], s ? s->tier2_escalation_due : 0);
+    store_arr_int_opt(&a[7], s ? s->tier3_escalation_due : 0);
 }
 
-static void route_row(arr *a, const HdWorkResult *res)
+static void route_row(store_arr *a, const HdWorkResult *res)
 {
     const HdRouteResult *ro = res->routed;
-    arr_int(&a[0], res->ticket_id);
-    arr_text(&a[1], ro->queue);
-    arr_int(&a[2], ro->tier ? ro->tier : 1);
-    arr_opt(&a[3], ro->assignee);
-    arr_opt(&a[4], ro->rule);
+    store_arr_int(&a[0], res->ticket_id);
+    store_arr_text(&a[1], ro->queue);
+    store_arr_int(&a[2], ro->tier ? ro->tier : 1);
+    store_arr_opt(&a[3], ro->assignee);
+    store_arr_opt(&a[4], ro->rule);
 }
 
 /* The UPDATE rows of the prioritized and routed results. */
@@ -502,37 +400,37 @@ static void take_applied(const PGresult *r, store_batch_item *v, size_t n, int64
 /* ---- events ---- */
 
 /* The same columns, and the same NULLs, as store_insert_event. */
-static void event_row(arr *a, const HdTicketEvent *e)
+static void event_row(store_arr *a, const HdTicketEvent *e)
 {
-    arr_int(&a[0], e->seq);
-    arr_int(&a[1], e->ticket_id);
-    arr_text(&a[2], hd_event_kind_name(e->kind));
-    arr_text(&a[3], e->actor);
-    arr_int(&a[4], e->at);
-    arr_text(&a[5], hd_status_name(e->status));
-    arr_int_opt(&a[6], e->priority);
-    arr_opt(&a[7], e->queue);
-    arr_int_opt(&a[8], e->tier);
-    arr_opt(&a[9], e->rule);
-    arr_text(&a[10], e->text ? e->text : "");
-    arr_text(&a[11], e->reason ? e->reason : "");
-    arr_text(&a[12], e->deadline ? hd_deadline_name(e->deadline) : NULL);
-    arr_int_opt(&a[13], e->deadline_at);
-    arr_text(&a[14], e->channel ? e->channel : "");
-    arr_text(&a[15], e->recipient ? e->recipient : "");
-    arr_text(&a[16], e->outcome ? e->outcome : "");
-    arr_text(&a[17], e->assignee ? e->assignee : "");
-    arr_text(&a[18], e->key ? e->key : "");
-    arr_int(&a[19], e->satisfied);
-    arr_text(&a[20], e->direction ? e->direction : "");
-    arr_int(&a[21], e->attempt);
-    arr_int(&a[22], e->from_tier);
-    arr_text(&a[23], e->subject ? e->subject : "");
+    store_arr_int(&a[0], e->seq);
+    store_arr_int(&a[1], e->ticket_id);
+    store_arr_text(&a[2], hd_event_kind_name(e->kind));
+    store_arr_text(&a[3], e->actor);
+    store_arr_int(&a[4], e->at);
+    store_arr_text(&a[5], hd_status_name(e->status));
+    store_arr_int_opt(&a[6], e->priority);
+    store_arr_opt(&a[7], e->queue);
+    store_arr_int_opt(&a[8], e->tier);
+    store_arr_opt(&a[9], e->rule);
+    store_arr_text(&a[10], e->text ? e->text : "");
+    store_arr_text(&a[11], e->reason ? e->reason : "");
+    store_arr_text(&a[12], e->deadline ? hd_deadline_name(e->deadline) : NULL);
+    store_arr_int_opt(&a[13], e->deadline_at);
+    store_arr_text(&a[14], e->channel ? e->channel : "");
+    store_arr_text(&a[15], e->recipient ? e->recipient : "");
+    store_arr_text(&a[16], e->outcome ? e->outcome : "");
+    store_arr_text(&a[17], e->assignee ? e->assignee : "");
+    store_arr_text(&a[18], e->key ? e->key : "");
+    store_arr_int(&a[19], e->satisfied);
+    store_arr_text(&a[20], e->direction ? e->direction : "");
+    store_arr_int(&a[21], e->attempt);
+    store_arr_int(&a[22], e->from_tier);
+    store_arr_text(&a[23], e->subject ? e->subject : "");
 }
 
 /* Gives the new events of the creates (results == false) or of the results their seq in
  * request order, and adds them to a; how many. */
-static size_t event_rows(store_db *db, store_batch_item *v, size_t n, bool results, arr *a)
+static size_t event_rows(store_db *db, store_batch_item *v, size_t n, bool results, store_arr *a)
 {
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
@@ -551,15 +449,15 @@ static size_t event_rows(store_db *db, store_batch_item *v, size_t n, bool resul
 /* Round trip 3, when results applied: their events. */
 static int insert_result_events(store_db *db, store_batch_item *v, size_t n)
 {
-    arr a[E_NCOLS] = {{0}};
+    store_arr a[E_NCOLS] = {{0}};
     PGresult *r = NULL;
     size_t count = event_rows(db, v, n, true, a);
     if (count > 0) {
         store_params p = {0};
-        arrs_params(a, E_NCOLS, &p);
+        store_arrs_params(a, E_NCOLS, &p);
         r = brun(db, B_EVENTS, &p);
     }
-    arrs_free(a, E_NCOLS);
+    store_arrs_free(a, E_NCOLS);
     PQclear(r);
     return count == 0 || r ? 0 : -1;
 }
@@ -667,7 +565,7 @@ static void undo(store_db *db, store_batch_item *v, size_t n, int64_t seq)
 static int start(store_db *db, store_batch_item *v, const size_t *who, size_t nkeys, id_block *d)
 {
     pipe q = {0};
-    arr keys[2] = {{0}};
+    store_arr keys[2] = {{0}};
     if (db->begin_pending)
         (void)pipe_add(&q, B_BEGIN);
     (void)pipe_add(&q, B_SAVEPOINT);
@@ -684,7 +582,7 @@ static int start(store_db *db, store_batch_item *v, const size_t *who, size_t nk
         take_reserved(q.r[q.n - 1], d);
     }
     pipe_clear(&q);
-    arrs_free(keys, 2);
+    store_arrs_free(keys, 2);
     return rc;
 }
 
@@ -699,23 +597,23 @@ static int write_rows(store_db *db, store_batch_item *v, const size_t *first, si
     result_rows(v, n, &w);
     if (w.nc > 0) {
         store_params *p = pipe_add(&q, B_CONTACTS);
-        arrs_params(w.c, C_NCOLS, p);
+        store_arrs_params(w.c, C_NCOLS, p);
         store_p_int(p, now_ms);
         p = pipe_add(&q, B_TICKETS);
-        arrs_params(w.t, T_NCOLS, p);
+        store_arrs_params(w.t, T_NCOLS, p);
         store_p_int(p, now_ms);
         (void)event_rows(db, v, n, false, w.ev);
-        arrs_params(w.ev, E_NCOLS, pipe_add(&q, B_EVENTS));
+        store_arrs_params(w.ev, E_NCOLS, pipe_add(&q, B_EVENTS));
     }
     size_t at_pr = q.n, at_ro = q.n + (w.npr > 0);
     if (w.npr > 0) {
         store_params *p = pipe_add(&q, B_PRIORITIZE);
-        arrs_params(w.pr, 8, p);
+        store_arrs_params(w.pr, 8, p);
         store_p_int(p, now_ms);
     }
     if (w.nro > 0) {
         store_params *p = pipe_add(&q, B_ROUTE);
-        arrs_params(w.ro, 5, p);
+        store_arrs_params(w.ro, 5, p);
         store_p_int(p, now_ms);
     }
     if (q.n > 0)
@@ -775,11 +673,11 @@ enum store_db_rc store_db_get_tickets(store_db *db, const int64_t *ids, size_t n
 {
     *out = NULL;
     *n = 0;
-    arr a = {0};
+    store_arr a = {0};
     for (size_t i = 0; i < nids; i++)
-        arr_int(&a, ids[i]);
+        store_arr_int(&a, ids[i]);
     store_params p = {0};
-    store_p_text(&p, arr_end(&a));
+    store_p_text(&p, store_arr_end(&a));
     PGresult *r = brun(db, B_TICKETS_BY_ID, &p);
     free(a.p);
     if (r == NULL)

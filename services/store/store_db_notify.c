@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hd/log.h"
+#include "store_arr.h"
 #include "store_dbi.h"
 #include "store_notify.h"
 
@@ -55,95 +56,6 @@
     "priority, queue, tier, text, channel, recipient, outcome, assignee, key, attempt, "       \
     "subject)"
 
-/* ---- array literals: {"text",NULL,42} ---- */
-
-typedef struct {
-    char *p;
-    size_t len, cap, n;
-} arr;
-
-static void arr_put(arr *a, const char *s, size_t len)
-{
-    if (a->len + len + 2 > a->cap) {
-        a->cap = (a->len + len + 2) * 2 + 64;
-        a->p = realloc(a->p, a->cap);
-        if (a->p == NULL)
-            abort();
-    }
-    memcpy(a->p + a->len, s, len);
-    a->len += len;
-    a->p[a->len] = '\0';
-}
-
-static void arr_sep(arr *a)
-{
-    arr_put(a, a->n++ ? "," : "{", 1);
-}
-
-/* NULL stays NULL; inside quotes only '"' and '\' need a backslash. */
-static void arr_text(arr *a, const char *s)
-{
-    arr_sep(a);
-    if (s == NULL) {
-        arr_put(a, "NULL", 4);
-        return;
-    }
-    arr_put(a, "\"", 1);
-    while (*s) {
-        size_t plain = strcspn(s, "\"\\");
-        arr_put(a, s, plain);
-        s += plain;
-        if (*s) {
-            arr_put(a, "\\", 1);
-            arr_put(a, s++, 1);
-        }
-    }
-    arr_put(a, "\"", 1);
-}
-
-static void arr_str(arr *a, const char *s)
-{
-    arr_text(a, s ? s : "");
-}
-
-static void arr_int(arr *a, int64_t x)
-{
-    char num[24];
-    int len = snprintf(num, sizeof num, "%lld", (long long)x);
-    arr_sep(a);
-    arr_put(a, num, (size_t)len);
-}
-
-/* 0 becomes NULL, like store_p_int_opt. */
-static void arr_int_opt(arr *a, int64_t x)
-{
-    if (x)
-        arr_int(a, x);
-    else
-        arr_text(a, NULL);
-}
-
-static void arr_bool(arr *a, bool b)
-{
-    arr_sep(a);
-    arr_put(a, b ? "t" : "f", 1);
-}
-
-/* Closes the literal ("{}" when empty) and returns its text, owned by a. */
-static const char *arr_end(arr *a)
-{
-    if (a->n == 0)
-        arr_put(a, "{", 1);
-    arr_put(a, "}", 1);
-    return a->p;
-}
-
-static void arrs_free(arr *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i].p);
-}
-
 /* ---- notify_lookup ---- */
 
 static int by_id(const void *x, const void *y)
@@ -155,11 +67,11 @@ static int by_id(const void *x, const void *y)
 static PGresult *exec_ids(store_db *db, const char *what, const char *sql, const int64_t *ids,
                           size_t n)
 {
-    arr a = {0};
+    store_arr a = {0};
     for (size_t i = 0; i < n; i++)
-        arr_int(&a, ids[i]);
+        store_arr_int(&a, ids[i]);
     store_params p = {0};
-    store_p_text(&p, arr_end(&a));
+    store_p_text(&p, store_arr_end(&a));
     PGresult *r = store_exec(db, what, sql, &p);
     free(a.p);
     return r;
@@ -201,11 +113,11 @@ static enum store_db_rc read_contacts(store_db *db, const int64_t *of, size_t n,
 /* One status per key, in order. */
 static HdCommunicationStatus **key_statuses(store_db *db, char *const *keys, size_t n)
 {
-    arr a = {0};
+    store_arr a = {0};
     for (size_t i = 0; i < n; i++)
-        arr_str(&a, keys[i]);
+        store_arr_str(&a, keys[i]);
     store_params p = {0};
-    store_p_text(&p, arr_end(&a));
+    store_p_text(&p, store_arr_end(&a));
     PGresult *r = store_exec(db, "notify_key_status", SQL_KEY_STATUS, &p);
     free(a.p);
     if (r == NULL)
@@ -265,27 +177,27 @@ enum { C_TICKET, C_KEY, C_ATTEMPT, C_KIND, C_CHANNEL, C_RECIPIENT, C_SUBJECT, C_
 static PGresult *insert_comms(store_db *db, HdRecordCommunication *const *recs, size_t n,
                               int64_t now_ms)
 {
-    arr a[C_N] = {{0}};
+    store_arr a[C_N] = {{0}};
     for (size_t i = 0; i < n; i++) {
         const HdRecordCommunication *c = recs[i];
-        arr_int(&a[C_TICKET], c->ticket_id);
-        arr_str(&a[C_KEY], c->key);
-        arr_int(&a[C_ATTEMPT], c->attempt);
-        arr_str(&a[C_KIND], c->kind);
-        arr_str(&a[C_CHANNEL], c->channel);
-        arr_str(&a[C_RECIPIENT], c->recipient);
-        arr_str(&a[C_SUBJECT], c->subject);
-        arr_bool(&a[C_SENT], c->sent);
-        arr_str(&a[C_ERROR], c->error);
-        arr_bool(&a[C_FINAL], c->final);
-        arr_str(&a[C_ACTOR], c->actor);
+        store_arr_int(&a[C_TICKET], c->ticket_id);
+        store_arr_str(&a[C_KEY], c->key);
+        store_arr_int(&a[C_ATTEMPT], c->attempt);
+        store_arr_str(&a[C_KIND], c->kind);
+        store_arr_str(&a[C_CHANNEL], c->channel);
+        store_arr_str(&a[C_RECIPIENT], c->recipient);
+        store_arr_str(&a[C_SUBJECT], c->subject);
+        store_arr_bool(&a[C_SENT], c->sent);
+        store_arr_str(&a[C_ERROR], c->error);
+        store_arr_bool(&a[C_FINAL], c->final);
+        store_arr_str(&a[C_ACTOR], c->actor);
     }
     store_params p = {0};
     for (int k = 0; k < C_N; k++)
-        store_p_text(&p, arr_end(&a[k]));
+        store_p_text(&p, store_arr_end(&a[k]));
     store_p_int(&p, now_ms);
     PGresult *r = store_exec(db, "record_communications", SQL_INS_COMMS, &p);
-    arrs_free(a, C_N);
+    store_arrs_free(a, C_N);
     return r;
 }
 
@@ -329,33 +241,33 @@ static int insert_events(store_db *db, store_events *evs, size_t from)
 {
     if (from == evs->n)
         return 0;
-    arr a[E_N] = {{0}};
+    store_arr a[E_N] = {{0}};
     for (size_t i = from; i < evs->n; i++) {
         HdTicketEvent *e = evs->v[i];
         e->seq = ++db->last_seq;
-        arr_int(&a[E_SEQ], e->seq);
-        arr_int(&a[E_TICKET], e->ticket_id);
-        arr_str(&a[E_ACTOR], e->actor);
-        arr_int(&a[E_AT], e->at);
-        arr_str(&a[E_STATUS], hd_status_name(e->status));
-        arr_int_opt(&a[E_PRIORITY], e->priority);
-        arr_text(&a[E_QUEUE], e->queue && e->queue[0] ? e->queue : NULL);
-        arr_int_opt(&a[E_TIER], e->tier);
-        arr_str(&a[E_TEXT], e->text);
-        arr_str(&a[E_CHANNEL], e->channel);
-        arr_str(&a[E_RECIPIENT], e->recipient);
-        arr_str(&a[E_OUTCOME], e->outcome);
-        arr_str(&a[E_ASSIGNEE], e->assignee);
-        arr_str(&a[E_KEY], e->key);
-        arr_int(&a[E_ATTEMPT], e->attempt);
-        arr_str(&a[E_SUBJECT], e->subject);
+        store_arr_int(&a[E_SEQ], e->seq);
+        store_arr_int(&a[E_TICKET], e->ticket_id);
+        store_arr_str(&a[E_ACTOR], e->actor);
+        store_arr_int(&a[E_AT], e->at);
+        store_arr_str(&a[E_STATUS], hd_status_name(e->status));
+        store_arr_int_opt(&a[E_PRIORITY], e->priority);
+        store_arr_text(&a[E_QUEUE], e->queue && e->queue[0] ? e->queue : NULL);
+        store_arr_int_opt(&a[E_TIER], e->tier);
+        store_arr_str(&a[E_TEXT], e->text);
+        store_arr_str(&a[E_CHANNEL], e->channel);
+        store_arr_str(&a[E_RECIPIENT], e->recipient);
+        store_arr_str(&a[E_OUTCOME], e->outcome);
+        store_arr_str(&a[E_ASSIGNEE], e->assignee);
+        store_arr_str(&a[E_KEY], e->key);
+        store_arr_int(&a[E_ATTEMPT], e->attempt);
+        store_arr_str(&a[E_SUBJECT], e->subject);
     }
     store_params p = {0};
     for (int k = 0; k < E_N; k++)
-        store_p_text(&p, arr_end(&a[k]));
+        store_p_text(&p, store_arr_end(&a[k]));
     store_p_text(&p, hd_event_kind_name(HELPDESK__V1__EVENT_KIND__EVENT_COMMUNICATION));
     PGresult *r = store_exec(db, "communication_events", SQL_INS_EVENTS, &p);
-    arrs_free(a, E_N);
+    store_arrs_free(a, E_N);
     PQclear(r);
     return r ? 0 : -1;
 }
