@@ -101,6 +101,9 @@ void store_set_str(char **field, const char *v);
 /* A new event for t's state after the change: status, priority, queue, tier, assignee. */
 HdTicketEvent *store_event_for(const HdTicket *t, Helpdesk__V1__EventKind kind, const char *actor,
                                int64_t at);
+/* The communication event of one delivery attempt ("sent" or "failed: <error>"). */
+HdTicketEvent *store_communication_event(const HdTicket *t, const HdRecordCommunication *c,
+                                        int64_t now_ms);
 
 /* A reply under construction: the body is heap-allocated protobuf (freed by
  * store_reply_clear), an error lives in `err`. */

@@ -214,23 +214,7 @@ static HdTicketEvent *comm_event(const HdRecordCommunication *c, const PGresult 
     t.queue = PQgetvalue(r, row, 4);
     t.tier = (uint32_t)store_col_i64(r, row, 5);
     t.assignee = PQgetvalue(r, row, 6);
-    const char *actor = c->actor && c->actor[0] ? c->actor : "notifier";
-    HdTicketEvent *e = store_event_for(&t, HELPDESK__V1__EVENT_KIND__EVENT_COMMUNICATION, actor,
-                                       now_ms);
-    char outcome[512];
-    if (c->sent)
-        snprintf(outcome, sizeof outcome, "sent");
-    else
-        snprintf(outcome, sizeof outcome, "failed: %s",
-                 c->error && c->error[0] ? c->error : "unknown error");
-    store_set_str(&e->outcome, outcome);
-    store_set_str(&e->channel, c->channel);
-    store_set_str(&e->recipient, c->recipient);
-    store_set_str(&e->subject, c->subject);
-    store_set_str(&e->key, c->key);
-    store_set_str(&e->text, c->kind);
-    e->attempt = c->attempt;
-    return e;
+    return store_communication_event(&t, c, now_ms);
 }
 
 enum { E_SEQ, E_TICKET, E_ACTOR, E_AT, E_STATUS, E_PRIORITY, E_QUEUE, E_TIER, E_TEXT, E_CHANNEL,

@@ -152,8 +152,8 @@ static int insert_communication(store_db *db, const HdRecordCommunication *c, in
     return 0;
 }
 
-static HdTicketEvent *communication_event(const HdTicket *t, const HdRecordCommunication *c,
-                                          int64_t now_ms)
+HdTicketEvent *store_communication_event(const HdTicket *t, const HdRecordCommunication *c,
+                                        int64_t now_ms)
 {
     const char *actor = c->actor && c->actor[0] ? c->actor : "notifier";
     HdTicketEvent *e = store_event_for(t, HELPDESK__V1__EVENT_KIND__EVENT_COMMUNICATION, actor,
@@ -183,7 +183,7 @@ static int record_locked(store_db *db, const HdTicket *t, const HdRecordCommunic
         return -1;
     if (!fresh)
         return 0; /* a repeat changes nothing */
-    HdTicketEvent *e = communication_event(t, c, now_ms);
+    HdTicketEvent *e = store_communication_event(t, c, now_ms);
     store_events_push(evs, e);
     return store_insert_event(db, e);
 }
