@@ -436,10 +436,12 @@ static void ticket_take_contact(HdTicket *t, const char *escaped)
     protobuf_c_message_free_unpacked(&c->base, NULL);
 }
 
-static HdSlaDeadlines *sla_from_row(const PGresult *r, int row)
+/* The five SLA columns starting at column `col`; NULL when all are unset (before triage). */
+HdSlaDeadlines *store_sla_from_row(const PGresult *r, int row, int col)
 {
-    int64_t v[5] = {store_col_i64(r, row, 14), store_col_i64(r, row, 15), store_col_i64(r, row, 16),
-                    store_col_i64(r, row, 17), store_col_i64(r, row, 18)};
+    int64_t v[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = store_col_i64(r, row, col + i);
     if (!v[0] && !v[1] && !v[2] && !v[3] && !v[4])
         return NULL;
     HdSlaDeadlines *s = store_zalloc(sizeof *s);
@@ -487,7 +489,7 @@ HdTicket *store_ticket_from_row(const PGresult *r, int row)
     ticket_take_contact(t, PQgetvalue(r, row, 11));
     t->priority_rule = store_col_str(r, row, 12);
     t->route_rule = store_col_str(r, row, 13);
-    t->sla = sla_from_row(r, row);
+    t->sla = store_sla_from_row(r, row, 14);
     t->created_at = store_col_i64(r, row, 19);
     t->updated_at = store_col_i64(r, row, 20);
     t->problem = problem_from_row(r, row);

@@ -40,18 +40,7 @@ static HdTicket *clock_from_row(const PGresult *r, int row)
         t->status = status;
     t->priority = (Helpdesk__V1__Priority)store_col_i64(r, row, 2);
     t->tier = (uint32_t)store_col_i64(r, row, 3);
-    int64_t v[5] = {store_col_i64(r, row, 4), store_col_i64(r, row, 5), store_col_i64(r, row, 6),
-                    store_col_i64(r, row, 7), store_col_i64(r, row, 8)};
-    if (v[0] || v[1] || v[2] || v[3] || v[4]) { /* like a whole ticket: no sla before triage */
-        HdSlaDeadlines *s = store_zalloc(sizeof *s);
-        helpdesk__v1__sla_deadlines__init(s);
-        s->first_response_due = v[0];
-        s->update_interval_ms = v[1];
-        s->resolution_due = v[2];
-        s->tier2_escalation_due = v[3];
-        s->tier3_escalation_due = v[4];
-        t->sla = s;
-    }
+    t->sla = store_sla_from_row(r, row, 4); /* like a whole ticket: none before triage */
     t->created_at = store_col_i64(r, row, 9);
     t->first_response_at = store_col_i64(r, row, 10);
     t->next_update_due = store_col_i64(r, row, 11);

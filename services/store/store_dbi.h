@@ -91,6 +91,9 @@ char *store_col_str(const PGresult *r, int row, int col);
 void *store_zalloc(size_t n);
 
 HdTicket *store_ticket_from_row(const PGresult *r, int row);
+/* The five SLA columns (first response, update interval, resolution, tier 2, tier 3) from
+ * column `col` on; NULL when all are unset, as before triage. */
+HdSlaDeadlines *store_sla_from_row(const PGresult *r, int row, int col);
 HdTicketEvent *store_event_from_row(const PGresult *r, int row);
 HdTicketEvent *store_event_new(int64_t ticket_id, Helpdesk__V1__EventKind kind, const char *actor,
                                int64_t at, Helpdesk__V1__Status status);
