@@ -17,7 +17,7 @@ SANFLAGS   :=
 OPT        := -O2 -g
 endif
 
-PKGS       := libzmq libprotobuf-c yaml-0.1 libpq libcurl
+PKGS       := libzmq libprotobuf-c yaml-0.1 libpq libcurl libmicrohttpd
 WARN       := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS     := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \

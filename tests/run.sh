@@ -155,6 +155,10 @@ done
 for b in "${e2es[@]}"; do
     wanted "$(basename "$b")" && [ -x "$b" ] && [ -f "$b" ] && run_one "$b" "$e2e_limit"
 done
+# The compose services started from their definitions in compose.yaml, in namespaces laid out
+# like the image, without Docker (root; the Node.js packages of tests/lint/setup-node.sh).
+wanted container_smoke && run_check container_smoke timeout -k 10 180 \
+    "$repo/tests/lint/container-smoke.sh" "$build/bin"
 
 # Hostile input: every libFuzzer target (tests/fuzz/, built with clang and ASan/UBSan) for
 # HD_TEST_FUZZ_SECONDS each (default 15; 0 skips). Each target counts as one test.

@@ -5,6 +5,26 @@
 
 #include "hd/log.h"
 
+/* ZMTP heartbeats on every connection. A peer that vanished without a FIN or RST (a cable
+ * pulled, a host cut off from the network) leaves a TCP connection that looks open; whatever is
+ * written into it is retransmitted with a backoff that doubles, so after a 30 s cut a connection
+ * from intake to the store stayed silent for about 24 s more once the cable was back
+ * (tests/e2e/multihost.c). With a PING every HEARTBEAT_IVL_MS and no answer for
+ * HEARTBEAT_TIMEOUT_MS, ZeroMQ drops such a connection and a connecting socket reconnects; each
+ * connect attempt gives up after CONNECT_TIMEOUT_MS and starts afresh, rather than wait out
+ * TCP's doubling SYN retries, so a peer that is back is reached within about that long. */
+#define HEARTBEAT_IVL_MS 1000
+#define HEARTBEAT_TIMEOUT_MS 3000
+#define CONNECT_TIMEOUT_MS 2000
+
+static void set_liveness(void *s)
+{
+    int ivl = HEARTBEAT_IVL_MS, timeout = HEARTBEAT_TIMEOUT_MS, connect_ms = CONNECT_TIMEOUT_MS;
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+    zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &connect_ms, sizeof connect_ms);
+}
+
 void *hd_socket_new(void *ctx, int type, const char *endpoint, bool bind)
 {
     return hd_socket_open(ctx, type, endpoint, bind, NULL);
@@ -23,6 +43,7 @@ void *hd_socket_open(void *ctx, int type, const char *endpoint, bool bind,
     int one = 1;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    set_liveness(s);
     if (type == ZMQ_ROUTER)
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     if (type == ZMQ_SUB)

@@ -10,6 +10,7 @@
 
 #include "hd/clock.h"
 #include "hd/log.h"
+#include "hd/metrics.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
 
@@ -39,7 +40,44 @@ typedef struct {
     int silent_reconnects;  /* reconnects since we last heard from the store */
     bool stopping;
     uint64_t decided, failed, reconnects;
+    int64_t heard_ms; /* monotonic ms of the store's last message; 0: none yet */
+    /* hd/metrics.h series; NULL without opts->metrics */
+    hd_metric *in, *out, *reconnected, *decide_seconds;
+    hd_metric *outcomes[4]; /* by outcome_of(): prioritized, routed, escalated, failed */
 } worker;
+
+static void obs_init(worker *w)
+{
+    hd_metrics *r = w->opts->metrics;
+    w->in = hd_metrics_counter(r, "helpdesk_messages_received_total",
+                               "Messages read, by socket (work: from the store).", "socket",
+                               "work");
+    w->out = hd_metrics_counter(r, "helpdesk_messages_sent_total",
+                                "Messages sent, by socket (work: to the store).", "socket", "work");
+    w->reconnected = hd_metrics_counter(r, "helpdesk_worker_reconnects_total",
+                                        "Fresh sockets after the store stayed silent.", NULL, NULL);
+    w->decide_seconds = hd_metrics_histogram(r, "helpdesk_worker_item_seconds",
+                                             "From a work item's arrival to its result sent.",
+                                             hd_metrics_latency_buckets, 12, NULL, NULL);
+    static const char *const outcomes[] = {"prioritized", "routed", "escalated", "failed"};
+    for (size_t i = 0; i < 4; i++)
+        w->outcomes[i] = hd_metrics_counter(r, "helpdesk_worker_items_total",
+                                            "Work items decided, by outcome.", "outcome",
+                                            outcomes[i]);
+}
+
+
+/* Each turn: heartbeat; ready while the store answered within LIVENESS heartbeats. */
+static void obs_update(const worker *w)
+{
+    hd_metrics *r = w->opts->metrics;
+    if (r == NULL)
+        return;
+    hd_metrics_beat(r);
+    bool heard = w->heard_ms != 0 &&
+                 hd_mono_ms() - w->heard_ms <= (int64_t)LIVENESS * w->opts->heartbeat_ms;
+    hd_metrics_set_ready(r, heard, heard ? NULL : "the store does not answer");
+}
 
 void hd_worker_name(const char *service, char *buf, size_t len)
 {
@@ -60,6 +98,7 @@ static int send_request(worker *w, HdRequest *req)
                 (int)req->body_case, zmq_strerror(errno));
         return -1;
     }
+    hd_metric_inc(w->out);
     return 0;
 }
 
@@ -129,6 +168,7 @@ static int reconnect(worker *w)
     zmq_close(w->sock);
     w->sock = NULL;
     w->reconnects++;
+    hd_metric_inc(w->reconnected);
     hd_warn("event=reconnect worker=%s endpoint=%s silent_ms=%lld", w->opts->worker,
             w->opts->endpoint, (long long)(hd_mono_ms() - w->last_heard));
     if (w->silent_reconnects < 16)
@@ -180,9 +220,21 @@ static bool result_ok(const HdWorkResult *res)
     }
 }
 
+/* The index of the result's outcome in worker.outcomes. */
+static size_t outcome_of(const HdWorkResult *res)
+{
+    switch (res->result_case) {
+    case HELPDESK__V1__WORK_RESULT__RESULT_PRIORITIZED: return 0;
+    case HELPDESK__V1__WORK_RESULT__RESULT_ROUTED: return 1;
+    case HELPDESK__V1__WORK_RESULT__RESULT_ESCALATED: return 2;
+    default: return 3;
+    }
+}
+
 /* Decides one item and sends the result, which also gives its credit back. */
 static void handle_item(worker *w, const HdWorkItem *item)
 {
+    int64_t start_us = hd_metrics_now_us();
     HdWorkResult res = HELPDESK__V1__WORK_RESULT__INIT;
     res.lease_id = item->lease_id;
     res.ticket_id = item->ticket ? item->ticket->id : 0;
@@ -213,11 +265,16 @@ static void handle_item(worker *w, const HdWorkItem *item)
     req.body_case = HELPDESK__V1__REQUEST__BODY_WORK_RESULT;
     req.work_result = &res;
     (void)send_request(w, &req);
+    hd_metric_inc(w->outcomes[outcome_of(&res)]);
+    hd_metric_observe_since(w->decide_seconds, start_us);
 }
 
 static void handle_error(worker *w, const HdReply *rep)
 {
     const HdError *e = rep->error;
+    hd_metric_inc(hd_metrics_counter(w->opts->metrics, "helpdesk_errors_total",
+                                     "Errors the store answered, by error code.", "kind",
+                                     hd_error_code_name(e->code)));
     if (e->code == HELPDESK__V1__ERROR_CODE__ERROR_UNKNOWN_WORKER) {
         if (rep->id <= w->announce_id)
             return; /* answered a request sent before our last announcement */
@@ -262,11 +319,12 @@ static void drain_socket(worker *w, int max)
                 return; /* EAGAIN: nothing more, or the context is closing */
             hd_warn("event=bad_message worker=%s reason=\"not a helpdesk.v1.Reply\"",
                     w->opts->worker);
-            w->last_heard = hd_mono_ms();
+            w->last_heard = w->heard_ms = hd_mono_ms();
             w->silent_reconnects = 0;
             continue;
         }
-        w->last_heard = hd_mono_ms();
+        hd_metric_inc(w->in);
+        w->last_heard = w->heard_ms = hd_mono_ms();
         w->silent_reconnects = 0;
         handle_reply(w, rep);
         hd_reply_free(rep);
@@ -314,6 +372,7 @@ static void on_timers(worker *w)
 
 static int poll_once(worker *w)
 {
+    obs_update(w);
     int64_t wait = w->next_heartbeat - hd_mono_ms();
     zmq_pollitem_t items[2] = {
         {.socket = w->sock, .events = ZMQ_POLLIN},
@@ -393,6 +452,7 @@ int hd_worker_run(const hd_worker_opts *opts, hd_decide_fn decide, void *ctx)
         return -1;
     }
     w.next_id = (uint64_t)hd_now_ms() << 16; /* ids distinct from a previous run's */
+    obs_init(&w);
     w.zctx = zmq_ctx_new();
     int rc = -1;
     if (w.zctx != NULL && connect_socket(&w) == 0) {

@@ -8,16 +8,23 @@ quiet=0
 
 PACKAGES=(build-essential pkg-config libzmq3-dev protobuf-c-compiler libprotobuf-c-dev
           protobuf-compiler libyaml-dev libpq-dev libcmocka-dev libcurl4-openssl-dev postgresql
-          postgresql-client python3 python3-aiosmtpd procps clang-14 libclang-rt-14-dev)
+          postgresql-client python3 python3-aiosmtpd procps clang-14 libclang-rt-14-dev
+          libmicrohttpd-dev prometheus)
+# libmicrohttpd serves each service's /healthz, /readyz and /metrics; prometheus (the server,
+# /usr/bin/prometheus) is for the end-to-end test that scrapes them (tests/e2e/metrics.c).
 # clang builds the libFuzzer targets that `make test` runs for a bounded time and `make fuzz`
 # runs longer. --fuzz is still accepted (it used to add them).
+# iproute2 (ip, ss) builds the network namespaces of the multi-host test (tests/e2e/multihost.c).
+PACKAGES+=(iproute2)
+# Node.js and npm: the container smoke test of `make test` (tests/lint/container-smoke.sh) reads
+# compose.yaml with the packages of tests/lint/setup-node.sh, as `make lint-deploy` does; Debian's
+# where the machine has none of its own (a fresh Debian 12 has them from its image).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
-# --lint (make lint-deploy): shellcheck, and Node.js with npm for tests/lint/ where the machine
-# has none of its own (a fresh Debian 12 has them from its image; else Debian's packages).
+# --lint (make lint-deploy): shellcheck too.
 if [ "${1:-}" = "--lint" ] || [ "${2:-}" = "--lint" ]; then
     PACKAGES+=(shellcheck)
-    command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
-    command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi
 
 missing=()

@@ -26,7 +26,9 @@
 #include "hd/client.h"
 #include "hd/clock.h"
 #include "hd/config.h"
+#include "hd/http.h"
 #include "hd/log.h"
+#include "hd/metrics.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
 #include "hd/worker.h"
@@ -41,6 +43,18 @@
 #define SIGNAL_WINDOW 128
 /* After the store failed to answer, wait this long before firing again. */
 #define STORE_BACKOFF_MS 1000
+/* /healthz fails when the loop has not turned for this long (at least 10 s, else three of its
+ * longest sleeps). */
+#define STALE_MIN_MS 10000
+
+/* What /metrics and /readyz show (hd/metrics.h). */
+typedef struct {
+    hd_metrics *reg;
+    hd_http *http;
+    hd_metric *api_out, *api_in, *signals_out, *signals_in, *events_in;
+    hd_metric *entries, *tickets, *applied, *repeated, *late, *lag;
+    bool answering; /* the store answered our last request */
+} timer_obs;
 
 /* A signal sent and not yet answered. */
 typedef struct {
@@ -53,6 +67,7 @@ typedef struct {
     const char *api_ep, *events;
     hd_curve_opts curve; /* CurveZMQ client of the store, or off */
     int64_t warning_percent, commit_ms, tick_ms, timeout_ms;
+    const hd_config *cfg;
     char actor[320];
     void *zctx;
     void *api; /* DEALER to the store's api: one request at a time (list_clocks, events...) */
@@ -70,7 +85,78 @@ typedef struct {
     int64_t backoff_until; /* monotonic ms: no firing before (store silent) */
     bool wake, stopping, started;
     uint64_t fired, applied;
+    timer_obs obs;
 } app;
+
+static void obs_init(timer_obs *o)
+{
+    const char *in = "Messages read, by socket (api and signals: the store's replies; events: "
+                     "the store's PUB).";
+    const char *out = "Requests sent to the store, by socket.";
+    o->reg = hd_metrics_new("escalation-timer");
+    o->api_out = hd_metrics_counter(o->reg, "helpdesk_messages_sent_total", out, "socket", "api");
+    o->signals_out = hd_metrics_counter(o->reg, "helpdesk_messages_sent_total", out, "socket",
+                                        "signals");
+    o->api_in = hd_metrics_counter(o->reg, "helpdesk_messages_received_total", in, "socket",
+                                   "api");
+    o->signals_in = hd_metrics_counter(o->reg, "helpdesk_messages_received_total", in, "socket",
+                                       "signals");
+    o->events_in = hd_metrics_counter(o->reg, "helpdesk_messages_received_total", in, "socket",
+                                      "events");
+    o->entries = hd_metrics_gauge(o->reg, "helpdesk_timer_deadlines_held",
+                                  "Deadlines waiting to fire (warnings, breaches, updates, "
+                                  "escalations).",
+                                  NULL, NULL);
+    o->tickets = hd_metrics_gauge(o->reg, "helpdesk_timer_tickets",
+                                  "Tickets with at least one deadline held.", NULL, NULL);
+    const char *sig = "SLA signals the store answered: applied, or a repeat it already had.";
+    o->applied = hd_metrics_counter(o->reg, "helpdesk_timer_signals_total", sig, "result",
+                                    "applied");
+    o->repeated = hd_metrics_counter(o->reg, "helpdesk_timer_signals_total", sig, "result",
+                                     "repeat");
+    o->late = hd_metrics_histogram(o->reg, "helpdesk_timer_fire_lateness_seconds",
+                                   "From a deadline to the store's answer to its signal.",
+                                   hd_metrics_latency_buckets, 12, NULL, NULL);
+    o->lag = hd_metrics_gauge(o->reg, "helpdesk_timer_cursor_lag",
+                              "Events in the store's log not yet read by the timer.", NULL, NULL);
+}
+
+static void count_store_error(timer_obs *o, const HdReply *rep)
+{
+    const char *kind = rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error
+                           ? hd_error_code_name(rep->error->code)
+                           : "unexpected_reply";
+    hd_metric_inc(hd_metrics_counter(o->reg, "helpdesk_errors_total",
+                                     "Requests the store refused, by error code; no_answer: it "
+                                     "did not answer in time.",
+                                     "kind", kind));
+}
+
+static void count_no_answer(timer_obs *o)
+{
+    o->answering = false;
+    hd_metric_inc(hd_metrics_counter(o->reg, "helpdesk_errors_total",
+                                     "Requests the store refused, by error code; no_answer: it "
+                                     "did not answer in time.",
+                                     "kind", "no_answer"));
+}
+
+/* Each turn of a loop: heartbeat, readiness, gauges. */
+static void obs_update(app *a)
+{
+    timer_obs *o = &a->obs;
+    hd_metrics_beat(o->reg);
+    if (a->q != NULL) {
+        hd_metric_set(o->entries, (int64_t)timer_queue_live(a->q));
+        hd_metric_set(o->tickets, (int64_t)timer_queue_tickets(a->q));
+    }
+    if (!a->started)
+        hd_metrics_set_ready(o->reg, false, "loading the deadlines from the store");
+    else if (!o->answering)
+        hd_metrics_set_ready(o->reg, false, "the store did not answer in time");
+    else
+        hd_metrics_set_ready(o->reg, true, NULL);
+}
 
 static void handle_signals(app *a);
 static void fire_due(app *a);
@@ -99,6 +185,7 @@ static HdReply *request(app *a, HdRequest *req, const char *what)
         hd_warn("event=send_failed request=%s error=\"%s\"", what, zmq_strerror(errno));
         return NULL;
     }
+    hd_metric_inc(a->obs.api_out);
     int64_t deadline = hd_mono_ms() + a->timeout_ms;
     for (int64_t left = a->timeout_ms; left > 0; left = deadline - hd_mono_ms()) {
         zmq_pollitem_t items[2] = {{.socket = a->api, .events = ZMQ_POLLIN},
@@ -110,13 +197,17 @@ static HdReply *request(app *a, HdRequest *req, const char *what)
             take_replies(a);
         if (a->started && !a->stopping)
             fire_due(a);
+        obs_update(a);
         HdReply *rep;
         while (rc > 0 && (rep = hd_dealer_recv(a->api, ZMQ_DONTWAIT)) != NULL) {
+            hd_metric_inc(a->obs.api_in);
+            a->obs.answering = true;
             if (rep->id == req->id)
                 return rep;
             hd_reply_free(rep); /* a stale reply: keep waiting */
         }
     }
+    count_no_answer(&a->obs);
     hd_warn("event=store_silent request=%s timeout_ms=%lld", what, (long long)a->timeout_ms);
     reopen_api(a);
     return NULL;
@@ -132,8 +223,9 @@ static HdReply *call(app *a, HdRequest *req, const char *what)
     return request(a, req, what);
 }
 
-static void log_store_error(const HdReply *rep, const char *what)
+static void log_store_error(app *a, const HdReply *rep, const char *what)
 {
+    count_store_error(&a->obs, rep);
     const HdError *e = rep->error;
     hd_warn("event=store_error request=%s code=%s field=%s message=\"%s\"", what,
             e ? hd_error_code_name(e->code) : "none", e ? e->field : "", e ? e->message : "");
@@ -157,7 +249,7 @@ static HdReply *list_clocks(app *a, int64_t after_id, int64_t *ids, size_t nids)
     req.list_clocks = &list;
     HdReply *rep = call(a, &req, "list_clocks");
     if (rep != NULL && rep->body_case != HELPDESK__V1__REPLY__BODY_CLOCKS) {
-        log_store_error(rep, "list_clocks");
+        log_store_error(a, rep, "list_clocks");
         hd_reply_free(rep);
         rep = NULL;
     }
@@ -223,7 +315,7 @@ static int read_last_seq(app *a, int64_t *last)
         *last = rep->events->last_seq;
         rc = 0;
     } else {
-        log_store_error(rep, "events_since");
+        log_store_error(a, rep, "events_since");
     }
     hd_reply_free(rep);
     return rc;
@@ -301,11 +393,13 @@ static int catch_up_once(app *a)
         return -1;
     int rc = -1;
     if (rep->body_case != HELPDESK__V1__REPLY__BODY_EVENTS) {
-        log_store_error(rep, "events_since");
+        log_store_error(a, rep, "events_since");
     } else if (apply_batch(a, rep->events) == 0) {
         size_t n = rep->events->n_events;
         if (n > 0)
             a->seq = rep->events->events[n - 1]->seq;
+        int64_t lag = rep->events->last_seq - a->seq;
+        hd_metric_set(a->obs.lag, lag > 0 ? lag : 0);
         rc = n == EVENT_BATCH ? 1 : 0;
     }
     hd_reply_free(rep);
@@ -340,7 +434,7 @@ static void commit_cursor(app *a)
     if (rep->body_case == HELPDESK__V1__REPLY__BODY_CURSOR)
         a->committed = a->seq;
     else
-        log_store_error(rep, "commit_cursor");
+        log_store_error(a, rep, "commit_cursor");
     hd_reply_free(rep);
 }
 
@@ -361,6 +455,7 @@ static int send_signal(app *a, const timer_entry *e)
     req.sla_signal = &sig;
     if (hd_dealer_send(a->signals, &req, ZMQ_DONTWAIT) != 0)
         return -1;
+    hd_metric_inc(a->obs.signals_out);
     in_flight *f = &a->flight[a->nflight++];
     f->id = req.id;
     f->sent = hd_mono_ms();
@@ -389,6 +484,8 @@ static void on_ack(app *a, const timer_entry *e, const HdReply *rep)
     bool applied = rep->signal_ack->applied;
     a->fired++;
     a->applied += applied;
+    hd_metric_inc(applied ? a->obs.applied : a->obs.repeated);
+    hd_metric_observe(a->obs.late, (double)(hd_now_ms() - timer_entry_due(e)) / 1000.0);
     hd_info("event=signal ticket_id=%lld deadline=%s deadline_at=%lld breach=%s applied=%s "
             "late_ms=%lld",
             (long long)e->ticket_id, hd_deadline_name((Helpdesk__V1__Deadline)e->deadline),
@@ -414,7 +511,7 @@ static void on_signal_reply(app *a, const HdReply *rep)
         on_ack(a, &e, rep);
         return;
     }
-    log_store_error(rep, "sla_signal");
+    log_store_error(a, rep, "sla_signal");
     if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error &&
         rep->error->code == HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE) {
         timer_queue_add(a->q, &e); /* the database is away: again after the backoff */
@@ -434,6 +531,7 @@ static void expire_signals(app *a)
         return;
     hd_warn("event=store_silent request=sla_signal timeout_ms=%lld in_flight=%zu",
             (long long)a->timeout_ms, a->nflight);
+    count_no_answer(&a->obs);
     for (size_t i = 0; i < a->nflight; i++)
         timer_queue_add(a->q, &a->flight[i].e);
     a->nflight = 0;
@@ -446,6 +544,8 @@ static void take_replies(app *a)
 {
     HdReply *rep;
     while (a->signals != NULL && (rep = hd_dealer_recv(a->signals, ZMQ_DONTWAIT)) != NULL) {
+        hd_metric_inc(a->obs.signals_in);
+        a->obs.answering = true;
         on_signal_reply(a, rep);
         hd_reply_free(rep);
     }
@@ -461,6 +561,7 @@ static void drain_sub(app *a)
         HdTicketEvent *ev = hd_subscriber_recv(a->sub, ZMQ_DONTWAIT);
         if (ev == NULL && errno != EPROTO)
             return;
+        hd_metric_inc(a->obs.events_in);
         a->wake = true; /* only a hint: events_since is the truth */
         hd_event_free(ev);
     }
@@ -553,6 +654,7 @@ static void settle_in_flight(app *a)
 static int loop(app *a)
 {
     while (!a->stopping) {
+        obs_update(a);
         zmq_pollitem_t items[3] = {
             {.socket = a->sub, .events = ZMQ_POLLIN},
             {.fd = a->sigfd, .events = ZMQ_POLLIN},
@@ -629,13 +731,18 @@ static int run(app *a)
     a->zctx = zmq_ctx_new();
     a->q = timer_queue_new();
     int rc = -1;
-    if (a->zctx != NULL && open_sockets(a) == 0) {
+    int64_t stale_ms = 3 * a->tick_ms > STALE_MIN_MS ? 3 * a->tick_ms : STALE_MIN_MS;
+    if (stale_ms < 3 * a->timeout_ms)
+        stale_ms = 3 * a->timeout_ms;
+    if (a->zctx != NULL && hd_http_from_config(a->cfg, a->obs.reg, stale_ms, &a->obs.http) == 0 &&
+        open_sockets(a) == 0) {
         hd_info("event=ready actor=%s api=%s events=%s warning_percent=%lld commit_ms=%lld "
                 "tick_ms=%lld",
                 a->actor, a->api_ep, a->events, (long long)a->warning_percent,
                 (long long)a->commit_ms, (long long)a->tick_ms);
         rc = loop(a);
     }
+    hd_http_stop(&a->obs.http);
     hd_socket_close(&a->api);
     hd_socket_close(&a->sub);
     hd_socket_close(&a->signals);
@@ -655,10 +762,12 @@ int main(int argc, char **argv)
     hd_config *cfg = hd_config_from_args(argc, argv, "hd-escalation-timer", &exit_code);
     if (cfg == NULL)
         return exit_code;
-    app a = {0};
+    app a = {.cfg = cfg};
+    obs_init(&a.obs);
     int rc = 1;
     if (configure(cfg, &a) == 0)
         rc = run(&a) == 0 ? 0 : 1;
+    hd_metrics_destroy(&a.obs.reg);
     hd_config_destroy(&cfg);
     return rc;
 }

@@ -13,20 +13,124 @@
 #include "hd/clock.h"
 #include "hd/config.h"
 #include "hd/curve.h"
+#include "hd/http.h"
 #include "hd/log.h"
+#include "hd/metrics.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
 #include "intake.h"
 
 /* Messages read from one socket before looking at the others, so neither starves. */
 #define BATCH 256
+/* /healthz fails when the loop has not turned for this long (it turns at least every second). */
+#define STALE_MS 10000
+#define MONITOR_EP "inproc://intake-store-monitor"
+
+/* What /metrics and /readyz show; updated by the loop (hd/metrics.h). */
+typedef struct {
+    hd_metrics *reg;
+    hd_metric *client_in, *client_out, *store_in, *store_out;
+    hd_metric *accepted, *ack_seconds, *waiting;
+    void *monitor;        /* PAIR: connection events of the DEALER to the store */
+    bool store_connected; /* the handshake with the store succeeded and it has not dropped */
+    bool store_silent;    /* a call timed out since the store last answered */
+} intake_obs;
 
 typedef struct {
     intake_settings set;
     void *router; /* clients */
     void *store;  /* DEALER to store.api */
     intake_pending *pending;
+    intake_obs obs;
 } intake_loop;
+
+static void obs_init(intake_obs *o, hd_metrics *reg)
+{
+    const char *in = "Messages read, by socket (intake: clients; store: the store's replies).";
+    const char *out = "Messages sent, by socket (intake: replies to clients; store: requests).";
+    o->reg = reg;
+    o->client_in = hd_metrics_counter(reg, "helpdesk_messages_received_total", in, "socket",
+                                      "intake");
+    o->store_in = hd_metrics_counter(reg, "helpdesk_messages_received_total", in, "socket",
+                                     "store");
+    o->client_out = hd_metrics_counter(reg, "helpdesk_messages_sent_total", out, "socket",
+                                       "intake");
+    o->store_out = hd_metrics_counter(reg, "helpdesk_messages_sent_total", out, "socket",
+                                      "store");
+    o->accepted = hd_metrics_counter(reg, "helpdesk_intake_contacts_accepted_total",
+                                     "Contacts acknowledged with the store's receipt.", NULL,
+                                     NULL);
+    o->ack_seconds = hd_metrics_histogram(
+        reg, "helpdesk_intake_ack_latency_seconds",
+        "From a contact's arrival to its acknowledgement (receipt or error from the store).",
+        hd_metrics_latency_buckets, 12, NULL, NULL);
+    o->waiting = hd_metrics_gauge(reg, "helpdesk_intake_waiting_calls",
+                                  "Contacts forwarded to the store and not yet answered.", NULL,
+                                  NULL);
+}
+
+/* An error reply of this code: helpdesk_errors_total{kind}. */
+static void count_error(intake_obs *o, Helpdesk__V1__ErrorCode code)
+{
+    hd_metric_inc(hd_metrics_counter(o->reg, "helpdesk_errors_total",
+                                     "Error replies sent, by error code.", "kind",
+                                     hd_error_code_name(code)));
+}
+
+static void count_rejected(intake_obs *o, Helpdesk__V1__ErrorCode code)
+{
+    hd_metric_inc(hd_metrics_counter(o->reg, "helpdesk_intake_contacts_rejected_total",
+                                     "Contacts refused by intake's validation, by error code.",
+                                     "code", hd_error_code_name(code)));
+}
+
+/* Ready while connected to the store and it answers. */
+static void obs_update(intake_loop *l)
+{
+    intake_obs *o = &l->obs;
+    hd_metrics_beat(o->reg);
+    hd_metric_set(o->waiting, (int64_t)intake_pending_count(l->pending));
+    if (!o->store_connected)
+        hd_metrics_set_ready(o->reg, false, "no connection to the store");
+    else if (o->store_silent)
+        hd_metrics_set_ready(o->reg, false, "the store did not answer in time");
+    else
+        hd_metrics_set_ready(o->reg, true, NULL);
+}
+
+/* Watches the DEALER's connection to the store through a socket monitor. */
+static int watch_store(void *ctx, intake_obs *o, void *store)
+{
+    if (zmq_socket_monitor(store, MONITOR_EP,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    o->monitor = zmq_socket(ctx, ZMQ_PAIR);
+    return o->monitor != NULL && zmq_connect(o->monitor, MONITOR_EP) == 0 ? 0 : -1;
+}
+
+/* Reads the monitor's events: [event(2) value(4)][endpoint]. */
+static void on_monitor(intake_obs *o)
+{
+    for (;;) {
+        zmq_msg_t ev, ep;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, o->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&ev) >= sizeof event)
+            memcpy(&event, zmq_msg_data(&ev), sizeof event);
+        zmq_msg_init(&ep);
+        if (zmq_msg_more(&ev))
+            (void)zmq_msg_recv(&ep, o->monitor, 0);
+        zmq_msg_close(&ev);
+        zmq_msg_close(&ep);
+        o->store_connected = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+        if (o->store_connected)
+            o->store_silent = false; /* a new connection: give it the benefit of the doubt */
+    }
+}
 
 static void log_rejected(const HdRequest *req, const hd_error_buf *err)
 {
@@ -49,8 +153,11 @@ static void log_reply_failed(void)
 
 static void reply_error(intake_loop *l, const hd_peer *peer, uint64_t id, hd_error_buf *err)
 {
+    count_error(&l->obs, err->pb.code);
     if (hd_router_send_error(l->router, peer, id, err) != 0)
         log_reply_failed();
+    else
+        hd_metric_inc(l->obs.client_out);
 }
 
 static void forward(intake_loop *l, const hd_peer *peer, HdRequest *req)
@@ -80,7 +187,9 @@ static void forward(intake_loop *l, const hd_peer *peer, HdRequest *req)
                      "external_id");
         hd_warn("event=store_send_failed error=\"%s\"", zmq_strerror(errno));
         reply_error(l, peer, req->id, &err);
+        return;
     }
+    hd_metric_inc(l->obs.store_out);
 }
 
 static void on_client(intake_loop *l)
@@ -92,12 +201,15 @@ static void on_client(intake_loop *l)
         enum hd_recv_result r = hd_router_recv(l->router, &peer, &req, &err, ZMQ_DONTWAIT);
         if (r == HD_RECV_NONE)
             return;
+        hd_metric_inc(l->obs.client_in);
         if (r == HD_RECV_BAD) {
+            count_rejected(&l->obs, err.pb.code);
             log_rejected(NULL, &err);
             reply_error(l, &peer, peer.request_id, &err);
             continue;
         }
         if (intake_accept(req, l->set.max_problems, hd_now_ms(), &err) != 0) {
+            count_rejected(&l->obs, err.pb.code);
             log_rejected(req, &err);
             reply_error(l, &peer, req->id, &err);
         } else {
@@ -129,6 +241,17 @@ static void log_contact(const intake_call *call, const HdReply *rep)
             src, ext, rc->contact_id, ids, rc->duplicate ? "true" : "false");
 }
 
+/* The store's answer to a contact: accepted, or an error of its kind; and its latency. */
+static void count_answer(intake_loop *l, const intake_call *call, const HdReply *rep)
+{
+    int64_t waited_ms = hd_mono_ms() - (call->deadline - l->set.store_timeout_ms);
+    hd_metric_observe(l->obs.ack_seconds, (double)waited_ms / 1000.0);
+    if (rep->body_case == HELPDESK__V1__REPLY__BODY_RECEIPT)
+        hd_metric_inc(l->obs.accepted);
+    else if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error != NULL)
+        count_error(&l->obs, rep->error->code);
+}
+
 static void on_store(intake_loop *l)
 {
     for (int i = 0; i < BATCH; i++) {
@@ -139,6 +262,8 @@ static void on_store(intake_loop *l)
             hd_warn("event=store_bad_reply error=\"the store sent a malformed reply\"");
             continue;
         }
+        hd_metric_inc(l->obs.store_in);
+        l->obs.store_silent = false;
         intake_call call;
         if (intake_pending_take(l->pending, rep->id, &call) != 0) {
             hd_warn("event=store_late_reply store_request=%" PRIu64, rep->id);
@@ -146,6 +271,7 @@ static void on_store(intake_loop *l)
             continue;
         }
         log_contact(&call, rep);
+        count_answer(l, &call, rep);
         hd_error_buf err;
         rep->id = call.client_id;
         int rc;
@@ -159,6 +285,8 @@ static void on_store(intake_loop *l)
         }
         if (rc != 0)
             log_reply_failed();
+        else
+            hd_metric_inc(l->obs.client_out);
         hd_reply_free(rep);
     }
 }
@@ -172,6 +300,7 @@ static void expire_calls(intake_loop *l)
         intake_log_quote(ext, sizeof ext, call.external_id);
         hd_warn("event=store_timeout source=%s external_id=%s timeout_ms=%d", src, ext,
                 l->set.store_timeout_ms);
+        l->obs.store_silent = true;
         hd_error_buf err;
         hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
                      "the store did not answer; retry with the same source and external_id");
@@ -191,10 +320,12 @@ static long poll_timeout(intake_loop *l)
 static int run(intake_loop *l, int sigfd)
 {
     for (;;) {
+        obs_update(l);
         zmq_pollitem_t items[] = {{.socket = l->router, .events = ZMQ_POLLIN},
                                   {.socket = l->store, .events = ZMQ_POLLIN},
-                                  {.fd = sigfd, .events = ZMQ_POLLIN}};
-        int rc = zmq_poll(items, 3, poll_timeout(l));
+                                  {.fd = sigfd, .events = ZMQ_POLLIN},
+                                  {.socket = l->obs.monitor, .events = ZMQ_POLLIN}};
+        int rc = zmq_poll(items, 4, poll_timeout(l));
         if (rc < 0 && errno != EINTR) {
             hd_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
             return 1;
@@ -207,6 +338,8 @@ static int run(intake_loop *l, int sigfd)
                 return 0;
             }
         }
+        if (rc > 0 && (items[3].revents & ZMQ_POLLIN))
+            on_monitor(&l->obs);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             on_store(l);
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
@@ -235,17 +368,24 @@ int main(int argc, char **argv)
         hd_config_destroy(&cfg);
         return 1;
     }
+    hd_metrics *reg = hd_metrics_new("intake");
+    obs_init(&l.obs, reg);
+    hd_http *http = NULL;
     void *ctx = zmq_ctx_new();
     int status = 1;
-    hd_curve_opts serve, to_store;
+    hd_curve_opts serve = {0}, to_store = {0};
     hd_zap *zap = NULL;
-    if (hd_curve_server_start(cfg, "intake", ctx, &serve, &zap, err, sizeof err) != 0 ||
+    if (hd_http_from_config(cfg, reg, STALE_MS, &http) != 0) {
+        /* logged, naming http.listen */
+    } else if (hd_curve_server_start(cfg, "intake", ctx, &serve, &zap, err, sizeof err) != 0 ||
         hd_curve_client_config(cfg, "store", &to_store, err, sizeof err) != 0) {
         hd_log_clean(err);
         hd_error("event=config_failed error=\"%s\"", err);
     } else {
         l.router = hd_curve_bind(ctx, ZMQ_ROUTER, l.set.endpoint, &serve, "intake");
         l.store = hd_socket_open(ctx, ZMQ_DEALER, l.set.store_api, false, &to_store);
+        if (l.store != NULL && watch_store(ctx, &l.obs, l.store) != 0)
+            hd_socket_close(&l.store);
     }
     l.pending = intake_pending_new((uint64_t)hd_now_ms() << 16);
     if (l.router != NULL && l.store != NULL) {
@@ -254,11 +394,14 @@ int main(int argc, char **argv)
                 serve.enabled ? "on" : "off");
         status = run(&l, sigfd);
     }
+    hd_http_stop(&http);
     hd_socket_close(&l.router);
     hd_socket_close(&l.store);
+    hd_socket_close(&l.obs.monitor);
     hd_zap_stop(&zap);
     intake_pending_destroy(&l.pending);
     zmq_ctx_term(ctx);
+    hd_metrics_destroy(&reg);
     hd_config_destroy(&cfg);
     close(sigfd);
     hd_info("event=stopped");

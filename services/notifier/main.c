@@ -13,7 +13,8 @@
  * nothing. Outcomes are recorded in batches (record_communications). Transfers run
  * in libcurl's multi interface inside this loop, so a slow or dead mail server delays only its
  * own messages. The cursor is committed only up to the event before the oldest one whose
- * deliveries are unfinished, so a restart re-reads exactly those. */
+ * deliveries are unfinished, so a restart re-reads exactly those. SIGHUP reloads the templates
+ * (notifier.templates); a set that does not load is refused and the old one kept. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,9 @@
 #include "hd/client.h"
 #include "hd/clock.h"
 #include "hd/config.h"
+#include "hd/http.h"
 #include "hd/log.h"
+#include "hd/metrics.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
 #include "keyset.h"
@@ -45,6 +48,9 @@
 #define MAX_POLL_ITEMS 64
 /* Catch-up runs at least this often, in case a PUB message was lost. */
 #define CATCHUP_MS 1000
+/* /healthz fails when the loop has not turned for this long (at least 10 s, else three store
+ * timeouts). */
+#define STALE_MIN_MS 10000
 
 enum job_state { JOB_DUE, JOB_IN_FLIGHT, JOB_RECORD };
 
@@ -88,20 +94,93 @@ typedef struct {
     int64_t next_commit, next_catchup;
     bool wake;
     uint64_t sent, failed;
+    struct {
+        hd_metrics *reg;
+        hd_http *http;
+        hd_metric *api_out, *api_in, *events_in, *retries, *jobs, *in_flight, *lag;
+        hd_metric *sent[NOTIF_LOG + 1], *failed[NOTIF_LOG + 1]; /* by channel */
+        bool answering; /* the store answered our last request */
+    } obs;
 } app;
+
+static void obs_init(app *a)
+{
+    hd_metrics *r = a->obs.reg = hd_metrics_new("notifier");
+    a->obs.api_out = hd_metrics_counter(r, "helpdesk_messages_sent_total",
+                                        "Requests sent to the store, by socket.", "socket", "api");
+    const char *in = "Messages read, by socket (api: the store's replies; events: its PUB).";
+    a->obs.api_in = hd_metrics_counter(r, "helpdesk_messages_received_total", in, "socket", "api");
+    a->obs.events_in = hd_metrics_counter(r, "helpdesk_messages_received_total", in, "socket",
+                                          "events");
+    a->obs.retries = hd_metrics_counter(r, "helpdesk_notifier_retries_total",
+                                        "Delivery attempts after a failed one.", NULL, NULL);
+    a->obs.jobs = hd_metrics_gauge(r, "helpdesk_notifier_queue_depth",
+                                   "Deliveries held: due, in progress or waiting to be recorded.",
+                                   NULL, NULL);
+    a->obs.in_flight = hd_metrics_gauge(r, "helpdesk_notifier_in_flight",
+                                        "Email and webhook transfers in progress.", NULL, NULL);
+    a->obs.lag = hd_metrics_gauge(r, "helpdesk_notifier_cursor_lag",
+                                  "Events in the store's log not yet handled by the notifier.",
+                                  NULL, NULL);
+    for (int c = NOTIF_EMAIL; c <= NOTIF_LOG; c++) {
+        const char *name = notif_channel_name((enum notif_channel)c);
+        a->obs.sent[c] = hd_metrics_counter(r, "helpdesk_notifier_sent_total",
+                                            "Communications delivered, by channel.", "channel",
+                                            name);
+        a->obs.failed[c] = hd_metrics_counter(r, "helpdesk_notifier_failed_total",
+                                              "Delivery attempts that failed, by channel.",
+                                              "channel", name);
+    }
+}
+
+static void count_error(app *a, const char *kind)
+{
+    hd_metric_inc(hd_metrics_counter(a->obs.reg, "helpdesk_errors_total",
+                                     "Requests the store refused, by error code; no_answer: it "
+                                     "did not answer in time.",
+                                     "kind", kind));
+}
+
+/* One delivery attempt finished: helpdesk_notifier_{sent,failed}_total{channel}. */
+static void count_delivery(app *a, enum notif_channel c, bool ok)
+{
+    if (c >= NOTIF_EMAIL && c <= NOTIF_LOG)
+        hd_metric_inc(ok ? a->obs.sent[c] : a->obs.failed[c]);
+}
+
+/* Each loop turn: heartbeat, readiness, gauges. */
+static void obs_update(app *a)
+{
+    hd_metrics_beat(a->obs.reg);
+    hd_metric_set(a->obs.jobs, (int64_t)a->n_jobs);
+    if (a->sender != NULL)
+        hd_metric_set(a->obs.in_flight, (int64_t)notif_sender_active(a->sender));
+    hd_metrics_set_ready(a->obs.reg, a->obs.answering,
+                         a->obs.answering ? NULL : "the store did not answer in time");
+}
 
 /* --- store calls (short, with a timeout; the store is on the same host) --- */
 
 static HdReply *store_call(app *a, HdRequest *req, Helpdesk__V1__Reply__BodyCase want)
 {
+    hd_metric_inc(a->obs.api_out);
     HdReply *rep = hd_client_call(a->store, req, (int)a->store_timeout);
     if (rep == NULL) {
         hd_warn("event=store_unavailable body=%d error=\"%s\"", (int)req->body_case,
                 strerror(errno));
+        a->obs.answering = false;
+        count_error(a, "no_answer");
+        obs_update(a);
         return NULL;
     }
+    hd_metric_inc(a->obs.api_in);
+    a->obs.answering = true;
+    obs_update(a);
     if (rep->body_case == want)
         return rep;
+    count_error(a, rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error != NULL
+                       ? hd_error_code_name(rep->error->code)
+                       : "unexpected_reply");
     if (rep->body_case == HELPDESK__V1__REPLY__BODY_ERROR && rep->error != NULL) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", rep->error->message);
@@ -232,6 +311,7 @@ static void job_start(app *a, job *j)
 static void job_result(app *a, job *j, bool ok, const char *error)
 {
     bool final = !ok && j->attempt >= (uint32_t)a->max_attempts;
+    count_delivery(a, j->d.channel, ok);
     char why[256];
     snprintf(why, sizeof why, "%s", error);
     hd_log_clean(why);
@@ -351,6 +431,7 @@ static void service_jobs(app *a)
     for (job *j = a->jobs; j; j = j->next) {
         if (j->due > now || a->stopping || j->state != JOB_DUE)
             continue;
+        hd_metric_inc(a->obs.retries); /* a first attempt starts in deliver(), not here */
         j->id = ++a->next_job_id;
         job_start(a, j);
     }
@@ -637,6 +718,8 @@ static void catch_up(app *a)
             return;
         size_t n = rep->events->n_events;
         size_t done = handle_page(a, rep->events->events, n);
+        int64_t lag = rep->events->last_seq - a->done_seq;
+        hd_metric_set(a->obs.lag, lag > 0 ? lag : 0);
         bool more = done == n && n == BATCH;
         hd_reply_free(rep);
         flush_records(a);
@@ -700,13 +783,35 @@ static int load_cursor(app *a)
 
 /* --- the loop --- */
 
+static const char *templates_dir(const app *a)
+{
+    return hd_config_str(a->cfg, "notifier.templates", "deploy/local/templates");
+}
+
+/* SIGHUP: reads the templates again. A set that does not load is refused and the old one
+ * kept. Nothing queued is lost: a delivery holds the text it was rendered with, and only
+ * events handled after the swap use the new templates. */
+static void reload_templates(app *a)
+{
+    const char *dir = templates_dir(a);
+    char err[512];
+    notif_templates *t = notif_templates_load(dir, err, sizeof err);
+    if (t == NULL) {
+        hd_log_clean(err);
+        hd_error("event=templates_invalid path=%s kept=previous error=\"%s\"", dir, err);
+        return;
+    }
+    notif_templates_destroy(&a->tmpl);
+    a->tmpl = t;
+    hd_info("event=templates_loaded path=%s pending=%zu", dir, a->n_jobs);
+}
+
 static void handle_signals(app *a)
 {
     int sig;
     while ((sig = hd_signals_take(a->sigfd)) != 0) {
         if (sig == SIGHUP) {
-            hd_info("event=reload_ignored reason=\"templates are read at start; restart to "
-                    "change them\"");
+            reload_templates(a);
             continue;
         }
         hd_info("event=stopping signal=%d", sig);
@@ -720,6 +825,7 @@ static void drain_sub(app *a)
         HdTicketEvent *ev = hd_subscriber_recv(a->sub, ZMQ_DONTWAIT);
         if (ev == NULL && errno != EPROTO)
             return;
+        hd_metric_inc(a->obs.events_in);
         hd_event_free(ev);
         a->wake = true; /* the event itself is read through events_since, in order */
     }
@@ -739,6 +845,7 @@ static long poll_timeout(app *a)
 
 static int poll_once(app *a)
 {
+    obs_update(a);
     zmq_pollitem_t items[2 + MAX_POLL_ITEMS] = {
         {.socket = a->sub, .events = ZMQ_POLLIN},
         {.fd = a->sigfd, .events = ZMQ_POLLIN},
@@ -851,7 +958,7 @@ static int configure(app *a)
                  "write it as name@domain or Name <name@domain>\"");
         return -1;
     }
-    const char *dir = hd_config_str(a->cfg, "notifier.templates", "deploy/local/templates");
+    const char *dir = templates_dir(a);
     char err[512];
     a->tmpl = notif_templates_load(dir, err, sizeof err);
     if (a->tmpl == NULL) {
@@ -869,6 +976,10 @@ static int configure(app *a)
 
 static int open_sockets(app *a)
 {
+    obs_init(a);
+    int64_t stale_ms = 3 * a->store_timeout > STALE_MIN_MS ? 3 * a->store_timeout : STALE_MIN_MS;
+    if (hd_http_from_config(a->cfg, a->obs.reg, stale_ms, &a->obs.http) != 0)
+        return -1;
     a->zctx = zmq_ctx_new();
     if (a->zctx == NULL)
         return -1;
@@ -904,11 +1015,13 @@ static void shutdown_app(app *a)
     }
     notif_keyset_destroy(&a->busy);
     notif_keyset_destroy(&a->done);
+    hd_http_stop(&a->obs.http);
     notif_sender_destroy(&a->sender);
     hd_client_destroy(&a->store);
     hd_socket_close(&a->sub);
     if (a->zctx != NULL)
         zmq_ctx_term(a->zctx);
+    hd_metrics_destroy(&a->obs.reg);
     notif_templates_destroy(&a->tmpl);
     if (a->sigfd >= 0)
         close(a->sigfd);
@@ -918,10 +1031,12 @@ int main(int argc, char **argv)
 {
     hd_log_init("notifier");
     int exit_code;
-    app a = {.sigfd = -1, .busy = notif_keyset_new(), .done = notif_keyset_new()};
+    app a = {.sigfd = -1};
     a.cfg = hd_config_from_args(argc, argv, "hd-notifier", &exit_code);
     if (a.cfg == NULL)
         return exit_code;
+    a.busy = notif_keyset_new();
+    a.done = notif_keyset_new();
     a.sigfd = hd_signals_open(); /* before the ZeroMQ context: its threads inherit the mask */
     int rc = 1;
     if (a.sigfd >= 0 && configure(&a) == 0) {

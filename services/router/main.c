@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "hd/config.h"
+#include "hd/http.h"
 #include "hd/log.h"
+#include "hd/metrics.h"
 #include "hd/worker.h"
 #include "router.h"
 
@@ -85,8 +87,16 @@ int main(int argc, char **argv)
     hd_worker_name("router", name, sizeof name);
     opts.worker = name;
     int rc = 1;
-    if (configure(cfg, &a, &opts) == 0 && load_rules(&a) == 0)
+    opts.metrics = hd_metrics_new("router");
+    hd_http *http = NULL;
+    /* /healthz: the loop turns at least every heartbeat; stale after 10 s or 3 heartbeats */
+    if (configure(cfg, &a, &opts) == 0 && load_rules(&a) == 0 &&
+        hd_http_from_config(cfg, opts.metrics,
+                            opts.heartbeat_ms > 3333 ? 3 * (int64_t)opts.heartbeat_ms : 10000,
+                            &http) == 0)
         rc = hd_worker_run(&opts, decide, &a) == 0 ? 0 : 1;
+    hd_http_stop(&http);
+    hd_metrics_destroy(&opts.metrics);
     route_rules_destroy(&a.rules);
     hd_config_destroy(&cfg);
     return rc;

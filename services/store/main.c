@@ -12,7 +12,9 @@
 #include "hd/clock.h"
 #include "hd/config.h"
 #include "hd/curve.h"
+#include "hd/http.h"
 #include "hd/log.h"
+#include "hd/metrics.h"
 #include "hd/signals.h"
 #include "hd/transport.h"
 #include "store.h"
@@ -23,6 +25,10 @@
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
+/* /healthz fails when the loop has not turned for this long (at least 10 s, else three of its
+ * longest sleeps). */
+#define STALE_MIN_MS 10000
+#define STAGE_SLOTS 4 /* Stage values 0..3 */
 
 typedef struct {
     const char *api;
@@ -43,7 +49,90 @@ typedef struct {
     store_group *group;
     hd_curve_opts curve; /* the three sockets' CurveZMQ server keys, or off */
     hd_zap *zap;
+    hd_metrics *reg;
+    hd_http *http;
+    hd_metric *queued[STAGE_SLOTS]; /* by stage: prioritize, route, escalate (index = stage) */
+    hd_metric *leases, *workers, *reconnects, *db_up, *last_seq;
 } app;
+
+/* The series the group commit and the work socket update (store_metrics). */
+static void obs_init_svc(app *a)
+{
+    store_metrics *m = &a->s.m;
+    const char *in = "Messages read, by socket (api: requests; work: from workers).";
+    const char *out = "Messages sent, by socket (api: replies; work: items, acks, errors).";
+    m->api_in = hd_metrics_counter(a->reg, "helpdesk_messages_received_total", in, "socket", "api");
+    m->work_in = hd_metrics_counter(a->reg, "helpdesk_messages_received_total", in, "socket",
+                                    "work");
+    m->api_out = hd_metrics_counter(a->reg, "helpdesk_messages_sent_total", out, "socket", "api");
+    m->work_out = hd_metrics_counter(a->reg, "helpdesk_messages_sent_total", out, "socket", "work");
+    m->published = hd_metrics_counter(a->reg, "helpdesk_store_events_published_total",
+                                      "Events published on the PUB socket after their commit.",
+                                      NULL, NULL);
+    m->group_size = hd_metrics_histogram(a->reg, "helpdesk_store_group_size",
+                                         "Requests in one group commit (one transaction).",
+                                         hd_metrics_size_buckets, 12, NULL, NULL);
+    m->commit_seconds = hd_metrics_histogram(
+        a->reg, "helpdesk_store_group_commit_seconds",
+        "From BEGIN to the end of COMMIT of one group.", hd_metrics_latency_buckets, 12, NULL,
+        NULL);
+    const ProtobufCMessageDescriptor *d = &helpdesk__v1__request__descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->id < STORE_METRICS_BODIES)
+            m->requests[f->id] = hd_metrics_counter(a->reg, "helpdesk_store_requests_total",
+                                                    "Requests read, by type.", "type", f->name);
+    }
+    const ProtobufCEnumDescriptor *e = &helpdesk__v1__error_code__descriptor;
+    for (unsigned i = 0; i < e->n_values; i++) {
+        int code = e->values[i].value;
+        if (code > 0 && code < STORE_METRICS_ERRORS)
+            m->errors[code] = hd_metrics_counter(
+                a->reg, "helpdesk_errors_total", "Error replies sent, by error code.", "kind",
+                hd_error_code_name((Helpdesk__V1__ErrorCode)code));
+    }
+}
+
+static void obs_init(app *a)
+{
+    obs_init_svc(a);
+    static const Helpdesk__V1__Stage stages[] = {HELPDESK__V1__STAGE__STAGE_PRIORITIZE,
+                                                 HELPDESK__V1__STAGE__STAGE_ROUTE,
+                                                 HELPDESK__V1__STAGE__STAGE_ESCALATE};
+    for (size_t i = 0; i < sizeof stages / sizeof *stages; i++)
+        a->queued[stages[i]] = hd_metrics_gauge(
+            a->reg, "helpdesk_store_queue_depth",
+            "Items waiting for dispatch to a worker, by stage.", "stage",
+            hd_stage_name(stages[i]));
+    a->leases = hd_metrics_gauge(a->reg, "helpdesk_store_leases_outstanding",
+                                 "Work items dispatched and not yet answered.", NULL, NULL);
+    a->workers = hd_metrics_gauge(a->reg, "helpdesk_store_workers",
+                                  "Workers known to the store (announced and heartbeating).",
+                                  NULL, NULL);
+    a->reconnects = hd_metrics_counter(a->reg, "helpdesk_store_db_reconnects_total",
+                                       "Reconnections to PostgreSQL after the connection broke.",
+                                       NULL, NULL);
+    a->db_up = hd_metrics_gauge(a->reg, "helpdesk_store_db_connected",
+                                "1 while the connection to PostgreSQL works.", NULL, NULL);
+    a->last_seq = hd_metrics_gauge(a->reg, "helpdesk_store_last_event_seq",
+                                   "The seq of the newest committed event.", NULL, NULL);
+}
+
+/* Once per loop turn: the heartbeat, readiness and the gauges (plain reads, no I/O). */
+static void obs_update(app *a)
+{
+    hd_metrics_beat(a->reg);
+    for (size_t i = 0; i < STAGE_SLOTS; i++)
+        if (a->queued[i] != NULL)
+            hd_metric_set(a->queued[i],
+                          (int64_t)store_dispatch_queued(a->s.disp, (Helpdesk__V1__Stage)i));
+    hd_metric_set(a->leases, (int64_t)store_dispatch_leases(a->s.disp));
+    hd_metric_set(a->workers, (int64_t)store_dispatch_workers(a->s.disp));
+    bool up = !store_db_broken(a->s.db);
+    hd_metric_set(a->db_up, up);
+    hd_metric_set(a->last_seq, store_db_last_seq(a->s.db));
+    hd_metrics_set_ready(a->reg, up, up ? NULL : "no connection to PostgreSQL (reconnecting)");
+}
 
 static int load_settings(const hd_config *cfg, settings *s, char *err, size_t errlen)
 {
@@ -72,6 +161,7 @@ static void housekeeping(app *a)
     store_work_expire(&a->s, now);
     if (a->s.reconnect_at != 0 && now >= a->s.reconnect_at) {
         if (store_db_reconnect(a->s.db) == 0 && store_work_load_queues(&a->s) == 0) {
+            hd_metric_inc(a->reconnects);
             a->s.reconnect_at = 0;
             a->s.backoff_ms = RECONNECT_MIN_MS;
         } else {
@@ -112,6 +202,7 @@ static void take_signals(app *a)
 static int run(app *a)
 {
     while (!a->stop) {
+        obs_update(a);
         zmq_pollitem_t items[3] = {
             {.socket = a->s.api, .events = ZMQ_POLLIN},
             {.socket = a->s.work, .events = ZMQ_POLLIN},
@@ -164,6 +255,8 @@ static void close_all(app *a)
     store_dispatch_destroy(&a->s.disp);
     store_db_destroy(&a->s.db);
     store_group_destroy(&a->group);
+    hd_http_stop(&a->http);
+    hd_metrics_destroy(&a->reg);
 }
 
 int main(int argc, char **argv)
@@ -181,12 +274,25 @@ int main(int argc, char **argv)
         hd_config_destroy(&cfg);
         return 1;
     }
-    a.s.db = store_db_open(a.set.database_url, err, sizeof err);
-    if (a.s.db == NULL) {
-        hd_error("event=db_failed error=\"%s\"", err);
+    /* The HTTP port first, so /healthz answers while migrations run. */
+    a.reg = hd_metrics_new("store");
+    int64_t stale_ms = 3 * a.set.heartbeat_ms > STALE_MIN_MS ? 3 * a.set.heartbeat_ms
+                                                              : STALE_MIN_MS;
+    if (hd_http_from_config(cfg, a.reg, stale_ms, &a.http) != 0) {
+        hd_metrics_destroy(&a.reg);
         hd_config_destroy(&cfg);
         return 1;
     }
+    hd_metrics_set_ready(a.reg, false, "connecting to PostgreSQL and migrating");
+    a.s.db = store_db_open(a.set.database_url, err, sizeof err);
+    if (a.s.db == NULL) {
+        hd_error("event=db_failed error=\"%s\"", err);
+        hd_http_stop(&a.http);
+        hd_metrics_destroy(&a.reg);
+        hd_config_destroy(&cfg);
+        return 1;
+    }
+    obs_init(&a);
     store_db_set_sla(a.s.db, &a.set.sla);
     a.s.lease_ms = a.set.lease_ms;
     a.group = store_group_new();

@@ -45,6 +45,8 @@ static void publish_committed(store_svc *s, store_events *evs)
         if (hd_publish_event(s->pub, e) != 0)
             hd_warn("event=publish_failed ticket_id=%lld seq=%lld error=\"%s\"",
                     (long long)e->ticket_id, (long long)e->seq, zmq_strerror(errno));
+        else
+            hd_metric_inc(s->m.published);
         Helpdesk__V1__Stage next = store_stage_for(e->status);
         bool entered = e->kind == HELPDESK__V1__EVENT_KIND__EVENT_CREATED ||
                        e->kind == HELPDESK__V1__EVENT_KIND__EVENT_TRIAGED;
@@ -67,12 +69,17 @@ static size_t collect_api(store_svc *s, group_item *g)
         enum hd_recv_result r = hd_router_recv(s->api, &peer, &req, &err, ZMQ_DONTWAIT);
         if (r == HD_RECV_NONE)
             break;
+        hd_metric_inc(s->m.api_in);
         if (r == HD_RECV_BAD) {
             hd_info("event=bad_request socket=api field=%s", err.field);
+            hd_metric_inc(store_metrics_error(&s->m, err.pb.code));
             if (hd_router_send_error(s->api, &peer, peer.request_id, &err) != 0)
                 hd_warn("event=reply_failed socket=api error=\"%s\"", zmq_strerror(errno));
+            else
+                hd_metric_inc(s->m.api_out);
             continue;
         }
+        hd_metric_inc(store_metrics_request(&s->m, (int)req->body_case));
         group_item *it = &g[n++];
         memset(it, 0, sizeof *it);
         it->peer = peer;
@@ -170,11 +177,13 @@ static size_t collect_work(store_svc *s, group_item *g)
         enum hd_recv_result r = hd_router_recv(s->work, &peer, &req, &err, ZMQ_DONTWAIT);
         if (r == HD_RECV_NONE)
             break;
+        hd_metric_inc(s->m.work_in);
         if (r == HD_RECV_BAD) {
             hd_info("event=bad_request socket=work field=%s", err.field);
             store_work_reply_error(s, &peer, peer.request_id, &err);
             continue;
         }
+        hd_metric_inc(store_metrics_request(&s->m, (int)req->body_case));
         switch (req->body_case) {
         case HELPDESK__V1__REQUEST__BODY_WORK_READY: store_work_on_ready(s, &peer, req); break;
         case HELPDESK__V1__REQUEST__BODY_HEARTBEAT: store_work_on_heartbeat(s, &peer, req); break;
@@ -224,8 +233,12 @@ static void finish_api(store_svc *s, group_item *it, bool committed)
         unavailable(&it->rep);
     }
     publish_committed(s, &it->evs);
+    if (it->rep.pb.body_case == HELPDESK__V1__REPLY__BODY_ERROR && it->rep.pb.error != NULL)
+        hd_metric_inc(store_metrics_error(&s->m, it->rep.pb.error->code));
     if (hd_router_send(s->api, &it->peer, &it->rep.pb) != 0)
         hd_warn("event=reply_failed socket=api error=\"%s\"", zmq_strerror(errno));
+    else
+        hd_metric_inc(s->m.api_out);
     store_reply_clear(&it->rep);
 }
 
@@ -333,6 +346,8 @@ void store_group_serve(store_group *grp, store_svc *s, bool api, bool work)
     if (n == 0)
         return;
     hd_debug("event=group requests=%zu api=%zu", n, na);
+    hd_metric_observe(s->m.group_size, (double)n);
+    int64_t start_us = hd_metrics_now_us();
     bool began = store_db_group_begin(s->db) == 0;
     int64_t now_ms = hd_now_ms();
     if (began)
@@ -346,6 +361,7 @@ void store_group_serve(store_group *grp, store_svc *s, bool api, bool work)
             g[i].rc = STORE_DB_ERROR;
     }
     bool committed = began && store_db_group_commit(s->db) == 0;
+    hd_metric_observe_since(s->m.commit_seconds, start_us);
     store_svc_note_db(s);
     if (began && !committed)
         hd_warn("event=group_commit_failed requests=%zu", n);

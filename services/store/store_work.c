@@ -96,17 +96,32 @@ void store_work_key_of(const hd_peer *peer, store_worker_key *k)
     k->len = peer->id_len;
 }
 
+hd_metric *store_metrics_request(const store_metrics *m, int body_case)
+{
+    return body_case > 0 && body_case < STORE_METRICS_BODIES ? m->requests[body_case] : NULL;
+}
+
+hd_metric *store_metrics_error(const store_metrics *m, int code)
+{
+    return code > 0 && code < STORE_METRICS_ERRORS ? m->errors[code] : NULL;
+}
+
 static void reply_work(store_svc *s, const hd_peer *peer, const HdReply *rep)
 {
     if (hd_router_send(s->work, peer, rep) != 0)
         hd_warn("event=reply_failed socket=work error=\"%s\"", zmq_strerror(errno));
+    else
+        hd_metric_inc(s->m.work_out);
 }
 
 void store_work_reply_error(store_svc *s, const hd_peer *peer, uint64_t id,
                             hd_error_buf *err)
 {
+    hd_metric_inc(store_metrics_error(&s->m, err->pb.code));
     if (hd_router_send_error(s->work, peer, id, err) != 0)
         hd_warn("event=reply_failed socket=work error=\"%s\"", zmq_strerror(errno));
+    else
+        hd_metric_inc(s->m.work_out);
 }
 
 /* work_ready has no reply unless it is wrong. */
@@ -181,7 +196,10 @@ static int send_item(store_svc *s, const store_lease *l, HdTicket *t, HdEscalati
     rep.work_item = &wi;
     hd_peer peer;
     peer_of(&l->worker, &peer);
-    return hd_router_send(s->work, &peer, &rep);
+    int rc = hd_router_send(s->work, &peer, &rep);
+    if (rc == 0)
+        hd_metric_inc(s->m.work_out);
+    return rc;
 }
 
 /* The lease's ticket if it still waits for the stage (for an escalation: the request is

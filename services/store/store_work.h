@@ -7,9 +7,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hd/metrics.h"
 #include "hd/transport.h"
 #include "store_db.h"
 #include "store_dispatch.h"
+
+/* The series the group commit and the work socket update (hd/metrics.h): main.c registers
+ * them; each may be NULL. Arrays are indexed by Request body case and by ErrorCode. */
+#define STORE_METRICS_BODIES 64
+#define STORE_METRICS_ERRORS 16
+typedef struct {
+    hd_metric *api_in, *api_out, *work_in, *work_out, *published;
+    hd_metric *group_size, *commit_seconds;
+    hd_metric *requests[STORE_METRICS_BODIES];
+    hd_metric *errors[STORE_METRICS_ERRORS];
+} store_metrics;
+
+/* The counter of a request type or an error code; NULL when out of range (none counted). */
+hd_metric *store_metrics_request(const store_metrics *m, int body_case);
+hd_metric *store_metrics_error(const store_metrics *m, int code);
 
 /* The handles the loop shares with the group commit and dispatch; main.c owns them all. */
 typedef struct {
@@ -21,6 +37,7 @@ typedef struct {
     int64_t lease_ms;
     int64_t reconnect_at; /* mono ms; 0 when the database is fine */
     int64_t backoff_ms;
+    store_metrics m;
 } store_svc;
 
 /* Schedules a reconnect when the database connection broke. */

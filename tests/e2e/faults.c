@@ -35,6 +35,7 @@
 
 #include <cmocka.h>
 
+#include "checks.h"
 #include "harness.h"
 #include "hd/clock.h"
 #include "load.h"
@@ -65,9 +66,6 @@ extern char **environ;
 #define LOAD_DEADLINE_MS 200000
 #define QUEUED_DEADLINE_MS 90000
 #define CATCH_UP_DEADLINE_MS 90000
-/* The notifier keeps up with the load (thousands of acks a second in make bench), so after the
- * load only the tail of the log and the contacts of its own restart remain. */
-#define ACK_DEADLINE_MS 60000
 #define READY_DEADLINE_MS 30000
 #define RECOVER_DEADLINE_MS 60000
 
@@ -218,9 +216,7 @@ static void fault_strike(fixture *f, fault *ft, const ht_load *l)
     ft->at_acked = st->acked;
     ft->retries_before = st->retries;
     if (ft->svc == SVC_NOTIFIER)
-        f->notifier_cursor_at_kill = ht_sql_long(
-            f->env, "SELECT coalesce((SELECT seq FROM consumer_cursors WHERE consumer = "
-                    "'notifier'), 0)");
+        f->notifier_cursor_at_kill = ht_consumer_cursor(f->env, "notifier");
     if (ft->svc == SVC_POSTGRES) {
         ft->cmd_step = 0;
         ft->cmd = pg_script(f->env, "stop", "");
@@ -379,185 +375,6 @@ static void run_load_with_faults(fixture *f, ht_load *l)
                  next, faults[next].name, st->acked);
 }
 
-/* ---------------------------------------------------------------- checks */
-
-static PGconn *pg(fixture *f)
-{
-    return f->env->pg;
-}
-
-static long sql_long(fixture *f, const char *sql)
-{
-    long v = ht_sql_long(f->env, sql);
-    if (v < 0)
-        fail_msg("SQL failed: %s", sql);
-    return v;
-}
-
-typedef struct {
-    fixture *f;
-    long want;
-} queued_wait;
-
-static bool all_queued(void *arg)
-{
-    queued_wait *w = arg;
-    return ht_sql_long(w->f->env, "SELECT count(*) FROM tickets WHERE status = 'queued'") >=
-           w->want;
-}
-
-/* Every acknowledged contact has exactly the tickets its receipt named, in problem order. */
-static void check_receipts_against_db(fixture *f, ht_load *l)
-{
-    PGresult *r = PQexec(pg(f), "SELECT c.external_id, c.id, t.problem_index, t.id "
-                                "FROM contacts c JOIN tickets t ON t.contact_id = c.id "
-                                "WHERE c.source = '" FAULT_SOURCE "' "
-                                "ORDER BY c.id, t.problem_index");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("SQL failed: %s", PQerrorMessage(pg(f)));
-    int rows = PQntuples(r);
-    int *seen = calloc(FAULT_CONTACTS, sizeof *seen);
-    assert_non_null(seen);
-    size_t prefix = strlen(FAULT_SOURCE) + 1;
-    for (int row = 0; row < rows; row++) {
-        const char *ext = PQgetvalue(r, row, 0);
-        int i = strlen(ext) > prefix ? (int)strtol(ext + prefix, NULL, 10) : -1;
-        const ht_load_contact *c = ht_load_get_contact(l, i);
-        if (c == NULL) {
-            fail_msg("a contact the test never sent: %s", ext);
-            break; /* not reached: fail_msg ends the test */
-        }
-        long long cid = strtoll(PQgetvalue(r, row, 1), NULL, 10);
-        int k = (int)strtol(PQgetvalue(r, row, 2), NULL, 10);
-        long long tid = strtoll(PQgetvalue(r, row, 3), NULL, 10);
-        if (cid != c->contact_id)
-            fail_msg("%s is contact %lld in the store but the receipt said %lld", ext, cid,
-                     (long long)c->contact_id);
-        if (k != seen[i] || (size_t)k >= c->ntickets || c->tickets[k] != tid)
-            fail_msg("%s: the store has ticket %lld as problem %d; the receipt named %zu "
-                     "tickets (problem %d: %lld)",
-                     ext, tid, k, c->ntickets, k,
-                     (size_t)k < c->ntickets ? (long long)c->tickets[k] : -1LL);
-        seen[i]++;
-    }
-    PQclear(r);
-    for (int i = 0; i < FAULT_CONTACTS; i++)
-        if (seen[i] != problems_of(i) ||
-            ht_load_get_contact(l, i)->ntickets != (size_t)problems_of(i))
-            fail_msg("%s-%d: %d problems sent, %d tickets in the store, %zu in the receipt",
-                     FAULT_SOURCE, i, problems_of(i), seen[i], ht_load_get_contact(l, i)->ntickets);
-    free(seen);
-}
-
-static void check_events(fixture *f, long tickets)
-{
-    assert_int_equal(sql_long(f, "SELECT count(*) FROM tickets"), tickets);
-    assert_int_equal(sql_long(f, "SELECT count(*) FROM tickets WHERE status <> 'queued'"), 0);
-    long bad = sql_long(f, "SELECT count(*) FROM (SELECT t.id FROM tickets t "
-                           "LEFT JOIN ticket_events e ON e.ticket_id = t.id GROUP BY t.id HAVING "
-                           "count(*) FILTER (WHERE e.kind = 'created') <> 1 OR "
-                           "count(*) FILTER (WHERE e.kind = 'triaged') <> 1 OR "
-                           "count(*) FILTER (WHERE e.kind = 'queued') <> 1) x");
-    if (bad != 0)
-        fail_msg("%ld tickets do not have exactly one created, triaged and queued event", bad);
-    /* one statement, so the notifier's own events arriving meanwhile cannot skew it */
-    PGresult *r = PQexec(pg(f), "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), count(*), "
-                                "count(DISTINCT seq) FROM ticket_events");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("SQL failed: %s", PQerrorMessage(pg(f)));
-    long min = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    long max = strtol(PQgetvalue(r, 0, 1), NULL, 10);
-    long count = strtol(PQgetvalue(r, 0, 2), NULL, 10);
-    long distinct = strtol(PQgetvalue(r, 0, 3), NULL, 10);
-    PQclear(r);
-    if (min != 1 || max != count || distinct != count)
-        fail_msg("the event sequence has a gap: min %ld max %ld count %ld distinct %ld", min, max,
-                 count, distinct);
-    printf("events: seq 1..%ld without a gap, %ld tickets each created, triaged and queued "
-           "once\n",
-           max, tickets);
-}
-
-typedef struct {
-    fixture *f;
-    const char *consumer;
-    long seq;
-} cursor_wait;
-
-static long cursor_of(fixture *f, const char *consumer)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT coalesce((SELECT seq FROM consumer_cursors WHERE consumer = '%s'), 0)",
-             consumer);
-    return ht_sql_long(f->env, sql);
-}
-
-static bool cursor_reached(void *arg)
-{
-    cursor_wait *w = arg;
-    return cursor_of(w->f, w->consumer) >= w->seq;
-}
-
-static long acks_sent(fixture *f)
-{
-    return ht_sql_long(f->env, "SELECT count(DISTINCT key) FROM communications "
-                               "WHERE key LIKE 'ack/%' AND sent");
-}
-
-static bool all_acked(void *arg)
-{
-    return acks_sent(arg) >= FAULT_CONTACTS;
-}
-
-/* Every customer has exactly one acknowledgement recorded as sent, and it names every ticket
- * of the contact (the subject carries {{tickets}}: "#12, #13"); no key was sent twice. */
-static void check_acks(fixture *f)
-{
-    int64_t t0 = hd_mono_ms();
-    long at_start = acks_sent(f);
-    if (!ht_wait_until(all_acked, f, ACK_DEADLINE_MS))
-        fail_msg("%ld of %d customers acknowledged %d s after the last ticket was queued",
-                 acks_sent(f), FAULT_CONTACTS, ACK_DEADLINE_MS / 1000);
-    long bad = sql_long(f, "SELECT count(*) FROM contacts c WHERE (SELECT count(*) FROM "
-                           "communications m WHERE m.key = 'ack/' || c.id AND m.sent) <> 1 OR "
-                           "EXISTS (SELECT 1 FROM tickets t JOIN communications m ON m.key = "
-                           "'ack/' || c.id AND m.sent WHERE t.contact_id = c.id AND "
-                           "m.subject !~ ('#' || t.id || '([^0-9]|$)'))");
-    if (bad != 0)
-        fail_msg("%ld customers do not have exactly one acknowledgement naming all their "
-                 "tickets",
-                 bad);
-    long twice = sql_long(f, "SELECT count(*) FROM (SELECT key FROM communications WHERE sent "
-                             "GROUP BY key HAVING count(*) > 1) x");
-    if (twice != 0)
-        fail_msg("%ld communications were sent more than once", twice);
-    printf("notifier: all %d customers acknowledged once, naming all their tickets (%ld of "
-           "them when this check began, the rest within %.1f s)\n",
-           FAULT_CONTACTS, at_start, (double)(hd_mono_ms() - t0) / 1000.0);
-}
-
-/* The durable consumers, each killed once, resume. The timer catches up with the whole log;
- * the notifier moves past where it was killed and acknowledges every customer exactly once. */
-static void check_consumers(fixture *f)
-{
-    int64_t t0 = hd_mono_ms();
-    cursor_wait w = {f, "escalation-timer", 0};
-    w.seq = sql_long(f, "SELECT coalesce(max(seq), 0) FROM ticket_events "
-                        "WHERE kind <> 'communication'");
-    if (!ht_wait_until(cursor_reached, &w, CATCH_UP_DEADLINE_MS))
-        fail_msg("the escalation timer's cursor is at %ld, not at the log's end %ld, after %d s",
-                 cursor_of(f, w.consumer), w.seq, CATCH_UP_DEADLINE_MS / 1000);
-    printf("escalation-timer: caught up to seq %ld %.1f s after the last ticket was queued\n",
-           w.seq, (double)(hd_mono_ms() - t0) / 1000.0);
-    w.consumer = "notifier";
-    w.seq = f->notifier_cursor_at_kill + 1;
-    if (!ht_wait_until(cursor_reached, &w, CATCH_UP_DEADLINE_MS))
-        fail_msg("the notifier's cursor stayed at %ld, where it was killed",
-                 cursor_of(f, "notifier"));
-    check_acks(f);
-}
-
 /* ---------------------------------------------------------------- the test */
 
 static int group_setup(void **state)
@@ -605,7 +422,7 @@ static void test_faults_under_load_lose_and_repeat_nothing(void **state)
     ht_load *l = f->load = ht_load_new(f->env, &o);
     assert_non_null(l);
     run_load_with_faults(f, l);
-    assert_int_equal(PQstatus(pg(f)), CONNECTION_OK);
+    assert_int_equal(PQstatus(f->env->pg), CONNECTION_OK);
 
     const ht_load_stats *st = ht_load_get_stats(l);
     if (st->refused != 0)
@@ -614,18 +431,11 @@ static void test_faults_under_load_lose_and_repeat_nothing(void **state)
         fail_msg("%ld contacts got receipts naming different tickets", st->mismatches);
     assert_int_equal(st->acked, FAULT_CONTACTS);
 
-    queued_wait qw = {f, st->tickets};
-    int64_t t1 = hd_mono_ms();
-    if (!ht_wait_until(all_queued, &qw, QUEUED_DEADLINE_MS))
-        fail_msg("%ld of %ld tickets queued after %d s",
-                 ht_sql_long(f->env, "SELECT count(*) FROM tickets WHERE status = 'queued'"),
-                 st->tickets, QUEUED_DEADLINE_MS / 1000);
-    printf("queued: the last ticket %.1f s after the last acknowledgement\n",
-           (double)(hd_mono_ms() - t1) / 1000.0);
-
-    check_receipts_against_db(f, l);
-    check_events(f, st->tickets);
-    check_consumers(f);
+    ht_check_all_queued(f->env, st->tickets, QUEUED_DEADLINE_MS);
+    ht_check_receipts(f->env, l, FAULT_SOURCE, FAULT_CONTACTS, problems_of);
+    ht_check_events(f->env, st->tickets);
+    /* the notifier moves on from where it was killed */
+    ht_check_consumers(f->env, f->notifier_cursor_at_kill, FAULT_CONTACTS, CATCH_UP_DEADLINE_MS);
     printf("total: %.1f s\n", (double)(hd_mono_ms() - t0) / 1000.0);
     ht_load_destroy(&f->load);
     ht_pass(f->env);

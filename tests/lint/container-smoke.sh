@@ -189,7 +189,9 @@ if HD_HTTP_LISTEN=0.0.0.0:9999 hd-healthcheck /readyz 2>/dev/null; then
 fi
 echo "hd-healthcheck answers 0 on 200 and 1 on 404"
 # The services' own /healthz and /readyz, once they serve HTTP (built with libmicrohttpd).
-if ldd "$bin/hd-store" | grep -q libmicrohttpd; then
+# (not `grep -q`: it stops reading early, ldd dies of SIGPIPE, and with pipefail the test
+# would wrongly conclude there is no HTTP)
+if ldd "$bin/hd-store" | grep libmicrohttpd >/dev/null; then
     for name in "${!http_of[@]}"; do
         HD_HTTP_LISTEN=${http_of[$name]} hd-healthcheck /healthz || { echo "$name: /healthz failed"; exit 1; }
         HD_HTTP_LISTEN=${http_of[$name]} hd-healthcheck /readyz || { echo "$name: /readyz failed"; exit 1; }

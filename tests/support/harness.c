@@ -1037,3 +1037,112 @@ int ht_env_curve_clients(ht_env *env, const char *client_key_file, const char *s
     env->intake = intake;
     return 0;
 }
+
+/* ---------------------------------------------------------------- HTTP port (issue 5) */
+
+int ht_http_port(const ht_proc *p, int timeout_ms)
+{
+    int64_t deadline = hd_mono_ms() + timeout_ms;
+    do {
+        char *log = ht_read_file(p->log, NULL);
+        const char *line = log ? strstr(log, "event=http_listening") : NULL;
+        const char *at = line ? strstr(line, " port=") : NULL;
+        int port = at ? atoi(at + 6) : -1;
+        free(log);
+        if (port > 0)
+            return port;
+        sleep_ms(10);
+    } while (hd_mono_ms() < deadline);
+    return -1;
+}
+
+/* Reads until the peer closes or the deadline; the bytes read. */
+static size_t read_all(int fd, char *buf, size_t cap, int64_t deadline)
+{
+    size_t got = 0;
+    while (got < cap - 1) {
+        int64_t left = deadline - hd_mono_ms();
+        if (left <= 0)
+            break;
+        struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t r = read(fd, buf + got, cap - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    return got;
+}
+
+int ht_http_get(int port, const char *path, char *body, size_t cap, int timeout_ms)
+{
+    int64_t deadline = hd_mono_ms() + timeout_ms;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    static char resp[1 << 20];
+    int status = -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        write(fd, req, (size_t)n) == n && read_all(fd, resp, sizeof resp, deadline) > 0 &&
+        sscanf(resp, "HTTP/1.%*d %d", &status) == 1) {
+        const char *start = strstr(resp, "\r\n\r\n");
+        if (body != NULL && cap > 0)
+            snprintf(body, cap, "%s", start ? start + 4 : "");
+    } else {
+        status = -1;
+    }
+    close(fd);
+    return status;
+}
+
+bool ht_wait_http_status(int port, const char *path, int status, int timeout_ms)
+{
+    int64_t deadline = hd_mono_ms() + timeout_ms;
+    do {
+        if (ht_http_get(port, path, NULL, 0, 1000) == status)
+            return true;
+        sleep_ms(20);
+    } while (hd_mono_ms() < deadline);
+    return false;
+}
+
+/* ---------------------------------------------------------------- multi-host (issue 5) */
+
+ht_proc *ht_start_wrapped(ht_env *env, const char *const *wrap, const char *bin,
+                          const char *const *extra_env)
+{
+    enum { MAX_WRAP = 8 };
+    size_t n = 0;
+    while (wrap != NULL && wrap[n] != NULL)
+        n++;
+    if (n == 0 || n > MAX_WRAP || env->nprocs >= HT_MAX_PROCS)
+        return NULL;
+    ht_proc *p = &env->procs[env->nprocs];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", bin);
+    snprintf(p->log, sizeof p->log, "%s/%s-%d.log", env->dir, bin, env->nprocs);
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", env->bin, bin);
+    if (access(path, X_OK) != 0 || access(wrap[0], X_OK) != 0) {
+        fprintf(stderr, "harness: %s or %s is missing or not executable\n", path, wrap[0]);
+        return NULL;
+    }
+    char *argv[MAX_WRAP + 4];
+    for (size_t i = 0; i < n; i++)
+        argv[i] = (char *)wrap[i];
+    argv[n] = path;
+    argv[n + 1] = "--config";
+    argv[n + 2] = env->config;
+    argv[n + 3] = NULL;
+    char **envp = child_environ(extra_env);
+    p->pid = spawn(wrap[0], argv, envp, p->log, p->log);
+    free(envp);
+    env->nprocs++;
+    return p;
+}

@@ -237,4 +237,26 @@ int ht_keygen(ht_env *env, const char *dir, const char *name, char *pub);
 int ht_env_curve_clients(ht_env *env, const char *client_key_file, const char *store_pub_file,
                          const char *intake_pub_file);
 
+/* ---------------------------------------------------------------- HTTP port (issue 5) */
+
+/* The port a service logged with event=http_listening (started with http.listen on port 0),
+ * waiting up to timeout_ms for the line; -1 when it does not come. */
+int ht_http_port(const ht_proc *p, int timeout_ms);
+/* GET http://127.0.0.1:port/path (HTTP/1.1, Connection: close) over a plain socket: the status
+ * code, with the body (NUL-terminated, truncated to cap) in body (may be NULL); -1 when there
+ * is no complete answer within timeout_ms. */
+int ht_http_get(int port, const char *path, char *body, size_t cap, int timeout_ms);
+/* Polls GET path until it answers `status`; false when timeout_ms passes first. */
+bool ht_wait_http_status(int port, const char *path, int status, int timeout_ms);
+
+/* ---------------------------------------------------------------- multi-host (issue 5) */
+
+/* ht_start with the command behind a wrapper: runs wrap[0] (an absolute path) with the
+ * arguments wrap..., BIN_DIR/<bin>, --config, <config>; e.g. wrap = {"/usr/sbin/ip", "netns",
+ * "exec", NS, NULL} starts the service in the network namespace NS. The wrapper must exec the
+ * service, as `ip netns exec` does, so that p->pid is the service's own and signals reach it.
+ * At most 8 wrapper words. NULL on failure. */
+ht_proc *ht_start_wrapped(ht_env *env, const char *const *wrap, const char *bin,
+                          const char *const *extra_env);
+
 #endif

@@ -324,3 +324,8 @@ const ht_load_contact *ht_load_get_contact(const ht_load *l, int i)
 {
     return i >= 0 && i < l->o.contacts ? &l->c[i] : NULL;
 }
+
+void ht_load_end(ht_load *l)
+{
+    l->o.contacts = l->next;
+}

@@ -82,4 +82,9 @@ const ht_load_contact *ht_load_get_contact(const ht_load *l, int i);
 /* The external_id of contact i ("<source>-<i>") into out. */
 void ht_load_external_id(const ht_load *l, int i, char *out, size_t len);
 
+/* From now on no new contact is sent: the load is done once the contacts already sent are
+ * answered, and ht_load_sent is its final size. For a test that runs the load until its faults
+ * are over rather than for a fixed count. */
+void ht_load_end(ht_load *l);
+
 #endif

@@ -13,8 +13,10 @@
 /* Largest message a socket accepts; a bigger one makes ZeroMQ drop that peer's connection. */
 #define HD_MAX_MESSAGE_BYTES (4L * 1024 * 1024)
 
-/* A socket with linger, message size limit and (ROUTER) mandatory routing set, bound or
- * connected to `endpoint`. NULL on failure, with the reason logged. */
+/* A socket with linger, message size limit, heartbeats and a connect timeout (a peer that
+ * vanished without closing is dropped within seconds and connected to again; transport.c) and
+ * (ROUTER) mandatory routing set, bound or connected to `endpoint`. NULL on failure, with the
+ * reason logged. */
 void *hd_socket_new(void *ctx, int type, const char *endpoint, bool bind);
 /* hd_socket_new with CurveZMQ options set before it binds or connects (NULL or off: none). */
 void *hd_socket_open(void *ctx, int type, const char *endpoint, bool bind,

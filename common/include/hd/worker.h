@@ -18,6 +18,7 @@
 
 #include "hd/config.h"
 #include "hd/curve.h"
+#include "hd/metrics.h"
 #include "hd/proto.h"
 
 /* Fills out->result_case and the matching pointer (prioritized, routed, escalated or failed) for
@@ -44,6 +45,9 @@ typedef struct {
     const char *worker;   /* our name, see hd_worker_name */
     hd_reload_fn reload;  /* may be NULL: SIGHUP is then only logged */
     hd_curve_opts curve;  /* CurveZMQ client of the store, or off (zeroed) */
+    /* May be NULL. The loop beats it every turn, is ready while the store answers, and counts
+     * messages, items by stage and outcome, and the time to decide an item. */
+    hd_metrics *metrics;
 } hd_worker_opts;
 
 /* Writes "<service>@<hostname>:<pid>" into buf. */
