@@ -547,34 +547,6 @@ static void print_cuts(void)
 
 /* ---------------------------------------------------------------- the load */
 
-typedef struct {
-    const char *category, *summary, *description;
-} problem_text;
-
-static const problem_text problem_texts[] = {
-    {"network", "الشبكة متوقفة في مركز البيانات", "لا يمكن الوصول إلى أي خادم منذ الصباح"},
-    {"email", "ای میل سرور کام نہیں کر رہا", "صبح سے کوئی ای میل نہیں آئی"},
-    {"printing", "Imprimante en panne au 2e étage", "Le bac à papier est coincé, « erreur 42 »"},
-    {"hardware", "Laptop tidak bisa menyala", "Sudah dicoba dengan pengisi daya lain, tetap mati"},
-};
-static const char *const languages[] = {"ar", "ur", "fr", "id"};
-static const char *const names[] = {"أمينة الحداد", "عمران خان", "Hélène Dupré", "Siti Rahma"};
-
-static int problems_of(int i)
-{
-    return 1 + i % 3;
-}
-
-static void fill_contact(ht_contact *c, int i, void *arg)
-{
-    (void)arg;
-    c->customer.language = (char *)languages[i % 4];
-    c->customer.name = (char *)names[i % 4];
-    for (int k = 0; k < problems_of(i); k++) {
-        const problem_text *t = &problem_texts[(i + k) % 4];
-        ht_contact_add(c, t->category, t->summary, t->description);
-    }
-}
 
 static void print_stats(const ht_load_stats *st, int64_t ms)
 {
@@ -711,7 +683,7 @@ static void test_hosts_cut_off_and_back_lose_nothing(void **state)
                       .timeout_ms = CLIENT_TIMEOUT_MS,
                       .rate = LOAD_RATE,
                       .source = MH_SOURCE,
-                      .fill = fill_contact};
+                      .fill = ht_load_fill_multilingual};
     ht_load *l = f->load = ht_load_new(f->env, &o);
     assert_non_null(l);
     run_load_with_cuts(f, l);
@@ -725,7 +697,7 @@ static void test_hosts_cut_off_and_back_lose_nothing(void **state)
     int contacts = ht_load_sent(l);
     assert_int_equal(st->acked, contacts);
     ht_check_all_queued(f->env, st->tickets, QUEUED_DEADLINE_MS);
-    ht_check_receipts(f->env, l, MH_SOURCE, contacts, problems_of);
+    ht_check_receipts(f->env, l, MH_SOURCE, contacts, ht_load_problems_of);
     ht_check_events(f->env, st->tickets);
     ht_check_consumers(f->env, f->notifier_floor, contacts, CONSUMER_DEADLINE_MS);
     print_reconnects(f);

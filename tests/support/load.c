@@ -329,3 +329,32 @@ void ht_load_end(ht_load *l)
 {
     l->o.contacts = l->next;
 }
+
+typedef struct {
+    const char *category, *summary, *description;
+} problem_text;
+
+static const problem_text problem_texts[] = {
+    {"network", "الشبكة متوقفة في مركز البيانات", "لا يمكن الوصول إلى أي خادم منذ الصباح"},
+    {"email", "ای میل سرور کام نہیں کر رہا", "صبح سے کوئی ای میل نہیں آئی"},
+    {"printing", "Imprimante en panne au 2e étage", "Le bac à papier est coincé, « erreur 42 »"},
+    {"hardware", "Laptop tidak bisa menyala", "Sudah dicoba dengan pengisi daya lain, tetap mati"},
+};
+static const char *const languages[] = {"ar", "ur", "fr", "id"};
+static const char *const names[] = {"أمينة الحداد", "عمران خان", "Hélène Dupré", "Siti Rahma"};
+
+int ht_load_problems_of(int i)
+{
+    return 1 + i % 3;
+}
+
+void ht_load_fill_multilingual(ht_contact *c, int i, void *arg)
+{
+    (void)arg;
+    c->customer.language = (char *)languages[i % 4];
+    c->customer.name = (char *)names[i % 4];
+    for (int k = 0; k < ht_load_problems_of(i); k++) {
+        const problem_text *t = &problem_texts[(i + k) % 4];
+        ht_contact_add(c, t->category, t->summary, t->description);
+    }
+}

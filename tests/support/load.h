@@ -20,6 +20,11 @@
 /* Fills contact i (already initialised with its key) with 1..HT_MAX_PROBLEMS problems. */
 typedef void (*ht_load_fill_fn)(ht_contact *c, int i, void *arg);
 
+/* A fill for long loads: contact i gets ht_load_problems_of(i) problems (1-3) and a customer
+ * writing Arabic, Urdu, French or Indonesian, in turn. */
+void ht_load_fill_multilingual(ht_contact *c, int i, void *arg);
+int ht_load_problems_of(int i);
+
 typedef struct {
     int contacts;
     int conns;            /* DEALER connections to intake, at most HT_LOAD_MAX_CONNS */
