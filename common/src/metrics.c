@@ -10,6 +10,7 @@
 #include "hd/clock.h"
 #include "hd/log.h"
 #include "hd/strbuf.h"
+#include "hd/alloc.h"
 
 const double hd_metrics_latency_buckets[12] = {0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
                                                0.1,   0.25,  0.5,   1,    2.5,   5};
@@ -49,26 +50,10 @@ struct hd_metrics {
     _Atomic(const char *) reason;
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 hd_metrics *hd_metrics_new(const char *service)
 {
-    hd_metrics *m = xcalloc(1, sizeof *m);
-    m->service = xstrdup(service);
+    hd_metrics *m = hd_xcalloc(1, sizeof *m);
+    m->service = hd_xstrdup(service);
     pthread_mutex_init(&m->lock, NULL);
     m->start_ms = hd_now_ms();
     m->start_mono_ms = hd_mono_ms();
@@ -126,9 +111,9 @@ static family *add_family(hd_metrics *m, enum kind kind, const char *name, const
     family *f = &m->fams[m->n++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
-    f->name = xstrdup(name);
-    f->help = xstrdup(help);
-    f->label = label ? xstrdup(label) : NULL;
+    f->name = hd_xstrdup(name);
+    f->help = hd_xstrdup(help);
+    f->label = label ? hd_xstrdup(label) : NULL;
     f->nbounds = nbounds;
     if (nbounds > 0)
         memcpy(f->bounds, bounds, nbounds * sizeof *bounds);
@@ -153,9 +138,9 @@ static hd_metric *family_series(family *f, const char *value)
         if (f->series == NULL)
             abort();
     }
-    hd_metric *s = xcalloc(1, sizeof *s);
+    hd_metric *s = hd_xcalloc(1, sizeof *s);
     s->kind = f->kind;
-    s->value = value ? xstrdup(value) : NULL;
+    s->value = value ? hd_xstrdup(value) : NULL;
     s->nbounds = f->nbounds;
     memcpy(s->bounds, f->bounds, sizeof s->bounds);
     atomic_init(&s->sum, 0.0);

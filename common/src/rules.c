@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hd/utf8.h"
+#include "hd/alloc.h"
 
 /* Longest text a condition may hold; longer would be a mistake in the file, not a keyword. */
 #define MAX_TEXT 256
@@ -309,22 +310,6 @@ int hd_rules_fail(hd_rules_ctx *ctx, const hd_yaml *node, const char *path, cons
     return -1;
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 int hd_rules_check_map(hd_rules_ctx *ctx, const hd_yaml *node, const char *path,
                        const char *const *allowed, const char *expected)
 {
@@ -383,11 +368,11 @@ static int load_texts(hd_rules_ctx *ctx, const hd_yaml *node, const char *path, 
     if (n == 0)
         return hd_rules_fail(ctx, node, path,
                              "is an empty list (it would never match; remove the key)");
-    c->texts = xcalloc(n, sizeof *c->texts);
+    c->texts = hd_xcalloc(n, sizeof *c->texts);
     for (const hd_yaml *it = items; it && c->ntexts < n; it = it->next) {
         if (hd_rules_check_text(ctx, it, path) != 0)
             return -1;
-        c->texts[c->ntexts++] = xstrdup(it->value);
+        c->texts[c->ntexts++] = hd_xstrdup(it->value);
     }
     return 0;
 }
@@ -463,7 +448,7 @@ static int load_attributes(hd_rules_ctx *ctx, const hd_yaml *node, const char *p
         snprintf(sub, sizeof sub, "%s.%s", path, a->key);
         cond *c = &s->conds[s->nconds++];
         c->spec = spec;
-        c->attr = xstrdup(a->key);
+        c->attr = hd_xstrdup(a->key);
         if (load_texts(ctx, a, sub, c) != 0)
             return -1;
     }
@@ -514,8 +499,8 @@ int hd_cond_set_load(hd_rules_ctx *ctx, const hd_yaml *when, const char *path,
     size_t n = 0;
     for (const hd_yaml *c = when->child; c; c = c->next)
         n += strcmp(c->key, "attributes") == 0 && c->kind == HD_YAML_MAP ? c->count : 1;
-    hd_cond_set *s = xcalloc(1, sizeof *s);
-    s->conds = xcalloc(n, sizeof *s->conds);
+    hd_cond_set *s = hd_xcalloc(1, sizeof *s);
+    s->conds = hd_xcalloc(n, sizeof *s->conds);
     for (const hd_yaml *c = when->child; c; c = c->next) {
         char sub[128];
         snprintf(sub, sizeof sub, "%s.%s", path, c->key);
@@ -585,7 +570,7 @@ static int load_rule(hd_rules_ctx *ctx, const hd_yaml *node, size_t index, hd_ru
     if (check_name(ctx, name, sub, r) != 0)
         return -1;
     rule *ru = &r->rules[r->nrules++];
-    ru->name = xstrdup(name->value);
+    ru->name = hd_xstrdup(name->value);
     const hd_yaml *when = hd_yaml_get(node, "when");
     snprintf(sub, sizeof sub, "%s.when", path);
     if (when != NULL && hd_cond_set_load(ctx, when, sub, spec->cond_keys, &ru->when) != 0)
@@ -599,10 +584,10 @@ int hd_rules_load(hd_rules_ctx *ctx, const hd_yaml *list, const hd_rules_spec *s
     if (list != NULL && list->kind != HD_YAML_SEQ)
         return hd_rules_fail(ctx, list, list_key(spec), "must be a list of rules");
     size_t n = list ? list->count : 0;
-    hd_rules *r = xcalloc(1, sizeof *r);
+    hd_rules *r = hd_xcalloc(1, sizeof *r);
     r->spec = spec;
-    r->rules = xcalloc(n, sizeof *r->rules);
-    r->payloads = xcalloc(n, spec->payload_size);
+    r->rules = hd_xcalloc(n, sizeof *r->rules);
+    r->payloads = hd_xcalloc(n, spec->payload_size);
     size_t i = 0;
     for (const hd_yaml *it = list ? list->child : NULL; it; it = it->next, i++) {
         if (load_rule(ctx, it, i, r) != 0) {

@@ -4,22 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
+#include "hd/alloc.h"
 
 static void append_child(hd_yaml *parent, hd_yaml *child)
 {
@@ -66,7 +51,7 @@ static int parse_children(loader *l, hd_yaml *node)
                 yaml_event_delete(&ev);
                 return -1;
             }
-            key = xstrdup((const char *)ev.data.scalar.value);
+            key = hd_xstrdup((const char *)ev.data.scalar.value);
             yaml_event_delete(&ev);
             if (next_event(l, &ev) != 0) {
                 free(key);
@@ -86,12 +71,12 @@ static int parse_children(loader *l, hd_yaml *node)
 /* Builds the node that starts with `ev` (consumed). */
 static hd_yaml *parse_node(loader *l, yaml_event_t *ev)
 {
-    hd_yaml *node = xcalloc(1, sizeof *node);
+    hd_yaml *node = hd_xcalloc(1, sizeof *node);
     node->line = (int)ev->start_mark.line + 1;
     yaml_event_type_t type = ev->type;
     if (type == YAML_SCALAR_EVENT) {
         node->kind = HD_YAML_SCALAR;
-        node->value = xstrdup((const char *)ev->data.scalar.value);
+        node->value = hd_xstrdup((const char *)ev->data.scalar.value);
     }
     yaml_event_delete(ev);
     if (type == YAML_SCALAR_EVENT)
@@ -134,7 +119,7 @@ static hd_yaml *parse_document(loader *l)
             return NULL;
     }
     if (root == NULL) {
-        root = xcalloc(1, sizeof *root);
+        root = hd_xcalloc(1, sizeof *root);
         root->kind = HD_YAML_MAP;
         root->line = 1;
     }

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "hd/alloc.h"
 
 _Static_assert(sizeof(timer_entry) == 24, "timer_entry must stay compact");
 
@@ -165,27 +166,11 @@ struct timer_queue {
     size_t tickets; /* slots with live > 0 */
 };
 
-static void *xrealloc(void *p, size_t n, size_t size)
-{
-    void *q = reallocarray(p, n ? n : 1, size);
-    if (q == NULL)
-        abort();
-    return q;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 timer_queue *timer_queue_new(void)
 {
-    timer_queue *q = xcalloc(1, sizeof *q);
+    timer_queue *q = hd_xcalloc(1, sizeof *q);
     q->nslots = 64;
-    q->slots = xcalloc(q->nslots, sizeof *q->slots);
+    q->slots = hd_xcalloc(q->nslots, sizeof *q->slots);
     return q;
 }
 
@@ -228,7 +213,7 @@ static slot *insert_slot(slot *slots, size_t nslots, int64_t id)
  * left in the heap once it is compacted, so forgetting them is safe. */
 static void rehash(timer_queue *q, size_t nslots)
 {
-    slot *fresh = xcalloc(nslots, sizeof *fresh);
+    slot *fresh = hd_xcalloc(nslots, sizeof *fresh);
     size_t used = 0;
     for (size_t i = 0; i < q->nslots; i++) {
         if (q->slots[i].id == 0 || q->slots[i].live == 0)
@@ -250,7 +235,7 @@ static slot *find_or_add(timer_queue *q, int64_t id)
     if ((q->used + 1) * 2 > q->nslots) {
         /* Keeping the dead slots would be wrong while stale entries of theirs are in the heap:
          * grow keeps them all. */
-        slot *fresh = xcalloc(q->nslots * 2, sizeof *fresh);
+        slot *fresh = hd_xcalloc(q->nslots * 2, sizeof *fresh);
         for (size_t i = 0; i < q->nslots; i++)
             if (q->slots[i].id != 0)
                 *insert_slot(fresh, q->nslots * 2, q->slots[i].id) = q->slots[i];
@@ -307,7 +292,7 @@ static void heap_push(timer_queue *q, const timer_entry *e)
     if (q->size == q->cap) {
         /* by half: what is allocated stays near what is held */
         q->cap = q->cap ? q->cap + q->cap / 2 : 256;
-        q->heap = xrealloc(q->heap, q->cap, sizeof *q->heap);
+        q->heap = hd_xrealloc(q->heap, q->cap, sizeof *q->heap);
     }
     q->heap[q->size++] = *e;
     sift_up(q, q->size - 1);
@@ -350,7 +335,7 @@ static void maybe_compact(timer_queue *q)
     }
     if (q->cap > 1024 && q->size < q->cap / 4) {
         q->cap /= 2;
-        q->heap = xrealloc(q->heap, q->cap, sizeof *q->heap);
+        q->heap = hd_xrealloc(q->heap, q->cap, sizeof *q->heap);
     }
 }
 

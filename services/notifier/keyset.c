@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "hd/alloc.h"
 
 typedef struct node {
     struct node *next;
@@ -14,14 +15,6 @@ struct notif_keyset {
     size_t nb, n; /* buckets (a power of two), keys */
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 /* FNV-1a */
 static size_t hash(const char *s)
 {
@@ -33,9 +26,9 @@ static size_t hash(const char *s)
 
 notif_keyset *notif_keyset_new(void)
 {
-    notif_keyset *s = xcalloc(1, sizeof *s);
+    notif_keyset *s = hd_xcalloc(1, sizeof *s);
     s->nb = 1024;
-    s->b = xcalloc(s->nb, sizeof(node *));
+    s->b = hd_xcalloc(s->nb, sizeof(node *));
     return s;
 }
 
@@ -72,7 +65,7 @@ static node **find(const notif_keyset *s, const char *key)
 static void grow(notif_keyset *s)
 {
     size_t nb = s->nb * 2;
-    node **b = xcalloc(nb, sizeof(node *));
+    node **b = hd_xcalloc(nb, sizeof(node *));
     for (size_t i = 0; i < s->nb; i++)
         while (s->b[i]) {
             node *x = s->b[i];
@@ -94,7 +87,7 @@ void notif_keyset_put(notif_keyset *s, const char *key, int64_t value)
         return;
     }
     size_t len = strlen(key);
-    node *x = xcalloc(1, sizeof *x + len + 1);
+    node *x = hd_xcalloc(1, sizeof *x + len + 1);
     memcpy(x->key, key, len + 1);
     x->value = value;
     *pp = x;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hd/rules.h"
+#include "hd/alloc.h"
 
 #define MAX_ASSIGNEE 128
 
@@ -29,14 +30,6 @@ struct route_rules {
     size_t nmanagers;
 };
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 /* ---- loading ---------------------------------------------------------------------------- */
 
 static int load_tier(hd_rules_ctx *ctx, const hd_yaml *node, const char *path, uint32_t *tier)
@@ -57,7 +50,7 @@ static int load_tier(hd_rules_ctx *ctx, const hd_yaml *node, const char *path, u
 static int load_assignee(hd_rules_ctx *ctx, const hd_yaml *node, const char *path, char **out)
 {
     if (node == NULL || (node->kind == HD_YAML_SCALAR && node->value[0] == '\0')) {
-        *out = xstrdup("");
+        *out = hd_xstrdup("");
         return 0;
     }
     if (hd_rules_check_text(ctx, node, path) != 0)
@@ -69,7 +62,7 @@ static int load_assignee(hd_rules_ctx *ctx, const hd_yaml *node, const char *pat
             return hd_rules_fail(ctx, node, path,
                                  "\"%s\" holds a quote, backslash or control character",
                                  node->value);
-    *out = xstrdup(node->value);
+    *out = hd_xstrdup(node->value);
     return 0;
 }
 
@@ -83,7 +76,7 @@ static int load_target(hd_rules_ctx *ctx, const hd_yaml *node, const char *path,
         return hd_rules_fail(ctx, node, sub, "is missing (the support centre the ticket goes to)");
     if (hd_rules_check_word(ctx, queue, sub) != 0)
         return -1;
-    to->queue = xstrdup(queue->value);
+    to->queue = hd_xstrdup(queue->value);
     snprintf(sub, sizeof sub, "%s.tier", path);
     if (load_tier(ctx, hd_yaml_get(node, "tier"), sub, &to->tier) != 0)
         return -1;
@@ -148,7 +141,7 @@ static int load_escalation_target(hd_rules_ctx *ctx, const hd_yaml *rule, const 
                              "tier)");
     if (hd_rules_check_word(ctx, queue, sub) != 0)
         return -1;
-    to->queue = xstrdup(queue->value);
+    to->queue = hd_xstrdup(queue->value);
     snprintf(sub, sizeof sub, "%s.assignee", path);
     return load_assignee(ctx, hd_yaml_get(rule, "assignee"), sub, &to->assignee);
 }
@@ -209,8 +202,8 @@ static int load_managers(hd_rules_ctx *ctx, const hd_yaml *root, route_rules *rs
         if (check_contact(ctx, c, sub) != 0)
             return -1;
         manager *mg = &rs->managers[rs->nmanagers++];
-        mg->queue = xstrdup(c->key);
-        mg->contact = xstrdup(c->value);
+        mg->queue = hd_xstrdup(c->key);
+        mg->contact = hd_xstrdup(c->value);
     }
     return 0;
 }
