@@ -35,6 +35,7 @@
 #include "hd/clock.h"
 #include "hd/codec.h"
 #include "hd/transport.h"
+#include "load.h"
 
 #define MAX_CONNS 64
 #define MAX_REPLICA_RUNS 8
@@ -118,25 +119,6 @@ static void opts_load(bench_opts *o)
         if (atoi(t) > 0)
             o->replicas[o->nreplicas++] = atoi(t);
     free(copy);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static double pct(const double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t k = (size_t)(p * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return v[k - 1];
 }
 
 static long vm_hwm_kb(pid_t pid)
@@ -360,9 +342,9 @@ static void measure(ht_env *env, load_state *s, bench_result *res, int64_t start
     for (int i = 0; i < o->contacts; i++)
         if (s->c[i].state == 2)
             lat[n++] = (double)(s->c[i].ack_ns - s->c[i].first_ns) / 1e6;
-    qsort(lat, n, sizeof *lat, cmp_double);
-    res->ack_p50 = pct(lat, n, 0.50);
-    res->ack_p99 = pct(lat, n, 0.99);
+    qsort(lat, n, sizeof *lat, ht_cmp_double);
+    res->ack_p50 = ht_percentile(lat, n, 0.50);
+    res->ack_p99 = ht_percentile(lat, n, 0.99);
     res->ack_max = n ? lat[n - 1] : 0;
     free(lat);
 
@@ -398,9 +380,9 @@ static void measure(ht_env *env, load_state *s, bench_result *res, int64_t start
             if (id > 0 && id <= max_id && qat[id] && m < (size_t)rows)
                 q[m++] = (double)(qat[id] - s->c[i].first_wall_ms);
         }
-    qsort(q, m, sizeof *q, cmp_double);
-    res->q_p50 = pct(q, m, 0.50);
-    res->q_p99 = pct(q, m, 0.99);
+    qsort(q, m, sizeof *q, ht_cmp_double);
+    res->q_p50 = ht_percentile(q, m, 0.50);
+    res->q_p99 = ht_percentile(q, m, 0.99);
     res->q_max = m ? q[m - 1] : 0;
     free(q);
     free(qat);

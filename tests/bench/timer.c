@@ -39,6 +39,7 @@
 #include "hd/clock.h"
 #include "hd/codec.h"
 #include "hd/transport.h"
+#include "load.h"
 
 #define WARNING_PERCENT 80
 
@@ -98,23 +99,6 @@ static long proc_status_kb(pid_t pid, const char *key)
             kb = strtol(line + klen, NULL, 10);
     fclose(f);
     return kb;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static double pct(const double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t k = (size_t)(p * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    return v[(k > n ? n : k) - 1];
 }
 
 /* ---------------------------------------------------------------- preloading */
@@ -365,10 +349,10 @@ static void measure(ht_env *env, long first_load_id, timer_result *res)
         sum += late[i];
     }
     PQclear(r);
-    qsort(late, n, sizeof *late, cmp_double);
+    qsort(late, n, sizeof *late, ht_cmp_double);
     res->fired = (long)n;
-    res->p50 = pct(late, n, 0.50);
-    res->p99 = pct(late, n, 0.99);
+    res->p50 = ht_percentile(late, n, 0.50);
+    res->p99 = ht_percentile(late, n, 0.99);
     res->max = n ? late[n - 1] : 0;
     res->mean = n ? sum / (double)n : 0;
     free(late);

@@ -358,3 +358,19 @@ void ht_load_fill_multilingual(ht_contact *c, int i, void *arg)
         ht_contact_add(c, t->category, t->summary, t->description);
     }
 }
+
+int ht_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double ht_percentile(const double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t k = (size_t)(p * (double)n + 0.999999);
+    if (k < 1)
+        k = 1;
+    return v[(k > n ? n : k) - 1];
+}

@@ -25,6 +25,11 @@ typedef void (*ht_load_fill_fn)(ht_contact *c, int i, void *arg);
 void ht_load_fill_multilingual(ht_contact *c, int i, void *arg);
 int ht_load_problems_of(int i);
 
+/* For qsort of doubles, ascending. */
+int ht_cmp_double(const void *a, const void *b);
+/* Nearest-rank percentile p (0..1) of a sorted array; 0 when empty. */
+double ht_percentile(const double *v, size_t n, double p);
+
 typedef struct {
     int contacts;
     int conns;            /* DEALER connections to intake, at most HT_LOAD_MAX_CONNS */
