@@ -5,6 +5,8 @@
 #   pg.sh url DIR PORT     the connection URL
 # initdb refuses to run as root, so as root the server runs as the `postgres` system user.
 # It listens on loopback and a Unix socket inside DIR only.
+# HD_PG_FSYNC, HD_PG_SYNC (on): durability; HD_PG_OPTS: more server options, e.g. to see slow
+# plans: HD_PG_OPTS="-c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=5ms"
 set -euo pipefail
 
 pg_bin() {
@@ -45,7 +47,7 @@ start)
     fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 \
-            -c fsync=${HD_PG_FSYNC:-on} -c synchronous_commit=${HD_PG_SYNC:-on}" \
+            -c fsync=${HD_PG_FSYNC:-on} -c synchronous_commit=${HD_PG_SYNC:-on} ${HD_PG_OPTS:-}" \
         start >/dev/null || { tail -20 "$dir/server.log" >&2; exit 1; }
     echo "$url"
     ;;

@@ -13,10 +13,16 @@
 #define EVENTS_DEFAULT 1000
 #define EVENTS_MAX 5000
 
-static void unavailable(store_reply *rep)
+void store_reply_db_error(store_reply *rep, const store_db *db)
 {
-    store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
-                      "the database did not answer; retry shortly");
+    const char *field, *why;
+    if (db != NULL && store_db_refusal(db, &field, &why))
+        store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, field,
+                          "the database refused this request (%s); nothing was stored, and "
+                          "sending it again unchanged will fail again", why);
+    else
+        store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                          "the database did not answer; retry shortly");
 }
 
 static void create_tickets(store_db *db, const HdCreateTickets *ct, int64_t now_ms,
@@ -31,7 +37,7 @@ static void create_tickets(store_db *db, const HdCreateTickets *ct, int64_t now_
     HdContactReceipt *rc = NULL;
     size_t mark = evs->n;
     if (store_db_create_tickets(db, c, now_ms, &rc, evs) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     store_api_receipt(rep, rc, evs, mark);
@@ -57,7 +63,7 @@ static void get_ticket(store_db *db, const HdGetTicket *g, store_reply *rep)
     HdTicketDetail *d = NULL;
     enum store_db_rc rc = id > 0 ? store_db_get_ticket(db, id, true, &d) : STORE_DB_NOT_FOUND;
     if (rc == STORE_DB_ERROR) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
     } else if (rc == STORE_DB_NOT_FOUND) {
         store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_NOT_FOUND, "ticket_id",
                           "there is no ticket %lld", (long long)id);
@@ -98,7 +104,7 @@ static void list_tickets(store_db *db, const HdListTickets *l, store_reply *rep)
     if (check_filter_text(l->assignee, "assignee", rep) != 0)
         return;
     if (store_db_list_tickets(db, l, limit, &out) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     rep->pb.body_case = HELPDESK__V1__REPLY__BODY_TICKETS;
@@ -112,7 +118,7 @@ static void events_since(store_db *db, const HdEventsSince *e, store_reply *rep)
     limit = limit == 0 ? EVENTS_DEFAULT : limit > EVENTS_MAX ? EVENTS_MAX : limit;
     HdEventBatch *b = NULL;
     if (store_db_events_since(db, after < 0 ? 0 : after, limit, &b) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     rep->pb.body_case = HELPDESK__V1__REPLY__BODY_EVENTS;
@@ -148,7 +154,7 @@ static void get_cursor(store_db *db, const HdGetCursor *g, store_reply *rep)
     if (check_consumer(consumer, rep) != 0)
         return;
     if (store_db_get_cursor(db, consumer, &seq) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     cursor_reply(rep, consumer, seq);
@@ -168,7 +174,7 @@ static void commit_cursor(store_db *db, const HdCommitCursor *cc, store_reply *r
     }
     int64_t now_seq = 0;
     if (store_db_commit_cursor(db, consumer, seq, &now_seq) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     cursor_reply(rep, consumer, now_seq);

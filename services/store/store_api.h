@@ -20,6 +20,11 @@ void store_api_handle(store_db *db, const HdRequest *req, int64_t now_ms, store_
 void store_api_receipt(store_reply *rep, HdContactReceipt *rc, const store_events *evs,
                        size_t mark);
 
+/* The error reply to a request whose statement failed: ERROR_INVALID_FIELD naming the column
+ * or constraint when the database refused its data (store_db_refusal), else ERROR_UNAVAILABLE
+ * (retry). db NULL: the group's transaction failed, always UNAVAILABLE. */
+void store_reply_db_error(store_reply *rep, const store_db *db);
+
 /* The issue-3 requests (act, next, search, sla_signal, record_communication,
  * get_communication), in store_api_flow.c. False when req is none of them. */
 bool store_api_workflow(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,

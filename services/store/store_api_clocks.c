@@ -1,6 +1,7 @@
 /* The list_clocks request of the store's api socket: check it, run it, fill the reply. */
 #include <stdio.h>
 
+#include "store_api.h"
 #include "store_clocks.h"
 
 #define INVALID HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD
@@ -38,8 +39,7 @@ static void list_clocks(store_db *db, const HdListClocks *l, store_reply *rep)
     uint32_t limit = l->limit ? l->limit : STORE_CLOCKS_DEFAULT;
     if (store_db_list_clocks(db, l->after_id, limit, l->ticket_ids, l->n_ticket_ids,
                              l->with_signals, &out) != STORE_DB_OK) {
-        store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
-                          "the database did not answer; retry shortly");
+        store_reply_db_error(rep, db);
         return;
     }
     rep->pb.body_case = HELPDESK__V1__REPLY__BODY_CLOCKS;

@@ -11,12 +11,6 @@
 #define SEARCH_MAX 100
 #define INVALID HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD
 
-static void unavailable(store_reply *rep)
-{
-    store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
-                      "the database did not answer; retry shortly");
-}
-
 static int need_text(const char *s, const char *field, store_reply *rep)
 {
     if (s == NULL || s[0] == '\0') {
@@ -58,7 +52,7 @@ static void act(store_db *db, const HdTicketAction *a, int64_t now_ms, store_rep
                 store_action_name(a->action_case));
         hd_reply_set_error(&rep->pb, &rep->err);
         break;
-    default: unavailable(rep); break;
+    default: store_reply_db_error(rep, db); break;
     }
 }
 
@@ -76,7 +70,7 @@ static void next(store_db *db, const HdNextTicket *n, int64_t now_ms, store_repl
         store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_EMPTY, "queue",
                           "no ticket is waiting in queue %s", n->queue);
     } else {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
     }
 }
 
@@ -93,7 +87,7 @@ static void search(store_db *db, const HdSearchSolutions *s, store_reply *rep)
     HdSearchResults *out = NULL;
     if (store_db_search(db, has_text ? s->text : NULL, s->similar_to, limit, &out) !=
         STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     rep->pb.body_case = HELPDESK__V1__REPLY__BODY_RESULTS;
@@ -109,7 +103,7 @@ static void sla_signal(store_db *db, const HdSlaSignal *s, int64_t now_ms, store
     }
     bool applied = false;
     if (store_db_sla_signal(db, s, now_ms, &applied, evs) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     hd_info("event=sla_signal ticket_id=%lld deadline=%s breach=%s applied=%s",
@@ -163,7 +157,7 @@ static void record_communication(store_db *db, const HdRecordCommunication *c, i
         store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_NOT_FOUND, "ticket_id",
                           "there is no ticket %lld", (long long)c->ticket_id);
     else
-        unavailable(rep);
+        store_reply_db_error(rep, db);
 }
 
 static void get_communication(store_db *db, const HdGetCommunication *g, store_reply *rep)
@@ -172,7 +166,7 @@ static void get_communication(store_db *db, const HdGetCommunication *g, store_r
         return;
     HdCommunicationStatus *out = NULL;
     if (store_db_get_communication(db, g->key, &out) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     communication_reply(rep, out);

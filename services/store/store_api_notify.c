@@ -5,15 +5,10 @@
 
 #include "hd/log.h"
 #include "hd/utf8.h"
+#include "store_api.h"
 #include "store_notify.h"
 
 #define INVALID HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD
-
-static void unavailable(store_reply *rep)
-{
-    store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
-                      "the database did not answer; retry shortly");
-}
 
 static int check_ids(const int64_t *ids, size_t n, const char *name, store_reply *rep)
 {
@@ -69,7 +64,7 @@ static void notify_lookup(store_db *db, const HdNotifyLookup *l, store_reply *re
     }
     HdNotifyContext *out = NULL;
     if (store_db_notify_lookup(db, l, &out) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     rep->pb.body_case = HELPDESK__V1__REPLY__BODY_NOTIFY_CONTEXT;
@@ -121,7 +116,7 @@ static void record_communications(store_db *db, const HdRecordCommunications *r,
     }
     HdCommunicationList *out = NULL;
     if (store_db_record_communications(db, r->records, n, now_ms, &out, evs) != STORE_DB_OK) {
-        unavailable(rep);
+        store_reply_db_error(rep, db);
         return;
     }
     hd_debug("event=communications_recorded records=%zu", n);

@@ -17,6 +17,18 @@
     "reason, deadline, deadline_at, channel, recipient, outcome, assignee, key, satisfied, "   \
     "direction, attempt, from_tier, subject FROM ticket_events "
 
+/* Not prepared: a plan made once for every combination of filters reads the whole table (and
+ * sorts it) for each page; planned with the request's own filters it takes the index that
+ * fits them (test_store_plans). */
+#define SQL_LIST                                                                               \
+    "SELECT " TICKET_COLS "WHERE ($1::text IS NULL OR t.queue = $1) "                          \
+    "AND ($2::text IS NULL OR t.status = $2) "                                                 \
+    "AND ($3::smallint IS NULL OR t.priority = $3) "                                           \
+    "AND t.id > $4 AND (NOT $6::bool OR t.status NOT IN ('resolved', 'closed')) "              \
+    "AND ($7::int8 IS NULL OR t.contact_id = $7) "                                             \
+    "AND ($8::text IS NULL OR t.assignee = $8) "                                               \
+    "ORDER BY t.id LIMIT $5"
+
 enum stmt {
     S_INS_CONTACT,
     S_SEL_CONTACT,
@@ -25,7 +37,6 @@ enum stmt {
     S_INS_EVENT,
     S_SEL_TICKET,
     S_HISTORY,
-    S_LIST,
     S_EVENTS,
     S_GET_CURSOR,
     S_COMMIT_CURSOR,
@@ -65,14 +76,6 @@ static const struct {
                      "$24)"},
     [S_SEL_TICKET] = {"sel_ticket", "SELECT " TICKET_COLS "WHERE t.id = $1"},
     [S_HISTORY] = {"history", "SELECT " EVENT_COLS "WHERE ticket_id = $1 ORDER BY seq"},
-    [S_LIST] = {"list_tickets",
-                "SELECT " TICKET_COLS "WHERE ($1::text IS NULL OR t.queue = $1) "
-                "AND ($2::text IS NULL OR t.status = $2) "
-                "AND ($3::smallint IS NULL OR t.priority = $3) "
-                "AND t.id > $4 AND (NOT $6::bool OR t.status NOT IN ('resolved', 'closed')) "
-                "AND ($7::int8 IS NULL OR t.contact_id = $7) "
-                "AND ($8::text IS NULL OR t.assignee = $8) "
-                "ORDER BY t.id LIMIT $5"},
     [S_EVENTS] = {"events_since", "SELECT " EVENT_COLS "WHERE seq > $1 ORDER BY seq LIMIT $2"},
     [S_GET_CURSOR] = {"get_cursor", "SELECT seq FROM consumer_cursors WHERE consumer = $1"},
     [S_COMMIT_CURSOR] = {"commit_cursor",
@@ -160,7 +163,26 @@ static void oneline(char *s)
     }
 }
 
-/* Logs a failed statement on one line and notes whether the connection is gone. */
+/* Data exceptions (class 22) and the constraints a retry cannot satisfy: not null, foreign
+ * key, check. A unique violation is not one: a retry finds the row that won. */
+static bool refused_for_data(const char *state)
+{
+    return state && (strncmp(state, "22", 2) == 0 || strcmp(state, "23502") == 0 ||
+                     strcmp(state, "23503") == 0 || strcmp(state, "23514") == 0);
+}
+
+static void note_refusal(store_db *db, const PGresult *r)
+{
+    const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+    const char *con = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    snprintf(db->refused_field, sizeof db->refused_field, "%s", col ? col : con ? con : "");
+    snprintf(db->refused_why, sizeof db->refused_why, "%s", msg && msg[0] ? msg : "refused");
+    oneline(db->refused_why);
+}
+
+/* Logs a failed statement on one line and notes whether the connection is gone, or whether
+ * the database refused the request's data. */
 static void db_fail(store_db *db, const char *what, const PGresult *r)
 {
     const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn);
@@ -170,8 +192,23 @@ static void db_fail(store_db *db, const char *what, const PGresult *r)
     oneline(line);
     if (PQstatus(db->conn) != CONNECTION_OK)
         db->broken = true;
+    else if (r && refused_for_data(state))
+        note_refusal(db, r);
     hd_error("event=db_error statement=%s sqlstate=%s connection=%s error=\"%s\"", what,
              state ? state : "-", db->broken ? "lost" : "ok", line);
+}
+
+bool store_db_refusal(const store_db *db, const char **field, const char **why)
+{
+    *field = db->refused_field;
+    *why = db->refused_why;
+    return db->refused_why[0] != '\0';
+}
+
+static void forget_refusal(store_db *db)
+{
+    db->refused_field[0] = '\0';
+    db->refused_why[0] = '\0';
 }
 
 static PGresult *run(store_db *db, enum stmt s, const store_params *p)
@@ -258,6 +295,7 @@ int store_tx_begin(store_db *db)
 {
     if (db->in_group)
         return db->broken || !db->in_request ? -1 : 0;
+    forget_refusal(db);
     db->seq_at_begin = db->last_seq;
     return simple(db, "BEGIN", NULL);
 }
@@ -289,6 +327,7 @@ void store_tx_rollback(store_db *db)
  * pipeline or the first request's savepoint). */
 int store_db_group_begin(store_db *db)
 {
+    forget_refusal(db);
     db->seq_at_group = db->seq_at_begin = db->last_seq;
     db->sp_pending = false;
     if (db->broken)
@@ -302,6 +341,7 @@ int store_db_request_begin(store_db *db)
 {
     if (!db->in_group || db->in_request)
         return -1;
+    forget_refusal(db);
     db->seq_at_begin = db->last_seq;
     /* One round trip instead of two: the previous request's RELEASE (or the group's BEGIN)
      * rides with this one. */
@@ -926,7 +966,7 @@ enum store_db_rc store_db_list_tickets(store_db *db, const HdListTickets *f, uin
     store_p_bool(&p, f->open_only);
     store_p_int_opt(&p, f->contact_id);
     store_p_opt(&p, f->assignee);
-    PGresult *r = run(db, S_LIST, &p);
+    PGresult *r = store_exec(db, "list_tickets", SQL_LIST, &p);
     if (r == NULL)
         return STORE_DB_ERROR;
     HdTicketList *l = store_zalloc(sizeof *l);

@@ -38,6 +38,11 @@ bool store_db_broken(const store_db *db);
 __attribute__((warn_unused_result)) int store_db_reconnect(store_db *db);
 /* The newest committed seq. */
 int64_t store_db_last_seq(const store_db *db);
+/* True when the statement that failed in the current request was refused for its data (a
+ * constraint or a value the database cannot store), not for the database being away: sending
+ * the same request again would fail again. *field names the column or the constraint, *why is
+ * the database's sentence. Forgotten when the next request (or group) begins. */
+bool store_db_refusal(const store_db *db, const char **field, const char **why);
 
 /* Group commit: many requests in one transaction, one savepoint each. Between group_begin
  * and group_commit every operation below runs inside the request savepoint opened by

@@ -15,6 +15,11 @@
 #include "store_dbi.h"
 
 #define FROM_MS(x) "to_timestamp(" x "::float8 / 1000)"
+/* The ticket row of each id, found by its primary key one id at a time: an UPDATE ... FROM
+ * joined on `t.id = u.id` is planned as a scan of the whole table when its plan was cached
+ * while the table was small, and then stays that way as it grows. */
+#define ROW_OF(id) "CROSS JOIN LATERAL (SELECT ctid AS row FROM tickets WHERE id = " id \
+                   " OFFSET 0) x"
 
 enum batch_stmt { B_BEGIN, B_SAVEPOINT, B_LOOKUP, B_RESERVE, B_CONTACTS, B_TICKETS, B_PRIORITIZE, B_ROUTE,
                   B_EVENTS, B_TICKETS_BY_ID, B_COUNT };
@@ -71,15 +76,15 @@ static const struct {
                       "CASE WHEN u.uim > 0 THEN t.created_at + u.uim * interval '1 millisecond' "
                       "END FROM unnest($1::int8[], $2::int2[], $3::text[], $4::int8[], "
                       "$5::int8[], $6::int8[], $7::int8[], $8::int8[]) AS u(id, priority, rule, "
-                      "frd, uim, rd, t2, t3) WHERE t.id = u.id AND t.id = ANY($1::int8[]) "
-                      "AND t.status || '' = 'new' "
+                      "frd, uim, rd, t2, t3) " ROW_OF("u.id")
+                      " WHERE t.ctid = x.row AND t.status || '' = 'new' "
                       "RETURNING t.id, t.queue, t.tier"},
     [B_ROUTE] = {"b_route",
                  "UPDATE tickets t SET status = 'queued', queue = u.queue, tier = u.tier, "
                  "assignee = u.assignee, route_rule = u.rule, updated_at = " FROM_MS("$6") " "
                  "FROM unnest($1::int8[], $2::text[], $3::int2[], $4::text[], $5::text[]) "
-                 "AS u(id, queue, tier, assignee, rule) WHERE t.id = u.id "
-                 "AND t.id = ANY($1::int8[]) AND t.status || '' = 'triaged' "
+                 "AS u(id, queue, tier, assignee, rule) " ROW_OF("u.id")
+                 " WHERE t.ctid = x.row AND t.status || '' = 'triaged' "
                  "RETURNING t.id, t.priority"},
     [B_EVENTS] = {"b_events",
                   "INSERT INTO ticket_events (seq, ticket_id, kind, actor, at, status, priority, "
@@ -99,16 +104,19 @@ static const struct {
                   "from_tier, subject)"},
     /* Each ticket with its contact, for dispatch. */
     [B_TICKETS_BY_ID] = {"b_tickets_by_id",
-                         "SELECT " TICKET_FIELDS "FROM tickets t CROSS JOIN LATERAL "
-                         "(SELECT * FROM contacts WHERE id = t.contact_id OFFSET 0) c "
-                         "WHERE t.id = ANY($1::int8[])"},
+                         "SELECT " TICKET_FIELDS "FROM unnest($1::int8[]) AS k(id) "
+                         "CROSS JOIN LATERAL (SELECT * FROM tickets WHERE id = k.id OFFSET 0) t "
+                         "CROSS JOIN LATERAL "
+                         "(SELECT * FROM contacts WHERE id = t.contact_id OFFSET 0) c"},
 };
 
-/* Prepared once per connection. Their plans cannot go wrong as the tables grow or while the
- * statistics lag behind a burst: rows are found by primary key (`id = ANY`, the UPDATEs test
- * the status with an expression no index covers, `status || ''`, or the planner may read a
- * whole backlog through the status index) or by LATERAL lookups with OFFSET 0 (one index
- * probe per key, never a hash of the whole table). */
+/* Prepared once per connection, and PostgreSQL keeps the plan it made when the tables were
+ * small (a fresh database: empty) until an ANALYZE, however large they grow. So no plan may
+ * depend on the statistics: every row is found by LATERAL lookups with OFFSET 0, one index
+ * probe per key (the UPDATEs then reach the row by its ctid), never by `id = ANY` or a join
+ * the planner may turn into a scan of the whole table. The UPDATEs test the status with an
+ * expression no index covers, `status || ''`, or the planner may read a whole backlog through
+ * the status index. test_store_plans checks every statement on an empty database. */
 int store_batch_prepare(store_db *db)
 {
     for (int i = 0; i < B_COUNT; i++)

@@ -44,6 +44,9 @@ struct store_db {
     bool sp_pending;      /* a finished request's savepoint, released with the next one's */
     bool begin_pending;   /* the group's BEGIN rides with its first statement */
     bool broken;
+    /* The last statement the database refused for its data (store_db_refusal). */
+    char refused_field[64];
+    char refused_why[256];
     bool has_sla;
     hd_sla sla; /* for re-prioritization; set by store_db_set_sla */
 };

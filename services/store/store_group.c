@@ -219,18 +219,12 @@ static void apply_item(store_svc *s, group_item *it, int64_t now_ms)
     store_db_request_end(s->db);
 }
 
-static void unavailable(store_reply *rep)
-{
-    store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
-                      "the database did not answer; retry shortly");
-}
-
 /* After the group's COMMIT (committed) or its failure: publish, queue, reply. */
 static void finish_api(store_svc *s, group_item *it, bool committed)
 {
     if (!committed || it->rc == STORE_DB_ERROR) {
         store_events_clear(&it->evs);
-        unavailable(&it->rep);
+        store_reply_db_error(&it->rep, NULL); /* the group failed */
     }
     publish_committed(s, &it->evs);
     if (it->rep.pb.body_case == HELPDESK__V1__REPLY__BODY_ERROR && it->rep.pb.error != NULL)
