@@ -391,7 +391,9 @@ struct hd_zap {
     void *rep;      /* the thread's: the ZAP endpoint */
     void *stop_in;  /* the thread's end of the stop pipe */
     void *stop_out; /* the caller's end */
+    pthread_mutex_t lock; /* allow: swapped by hd_zap_reload while the thread reads it */
     hd_curve_allow *allow;
+    char source[4096];    /* where allow was read from, for hd_zap_reload */
     refusal_slot recent[REFUSAL_SLOTS]; /* the thread's */
 };
 
@@ -469,11 +471,19 @@ static int send_frame(void *sock, const void *data, size_t len, bool more)
     return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
 }
 
+static bool allowed(hd_zap *z, const unsigned char key[32])
+{
+    pthread_mutex_lock(&z->lock);
+    bool ok = hd_curve_allow_has(z->allow, key);
+    pthread_mutex_unlock(&z->lock);
+    return ok;
+}
+
 /* Answers one request (RFC 27): 200 with the key as user id, or 400. */
 static void zap_answer(hd_zap *z, zmq_msg_t *f, size_t n)
 {
     bool ok = n == ZAP_FRAMES && frame_is(&f[0], "1.0") && frame_is(&f[5], "CURVE") &&
-              zmq_msg_size(&f[6]) == 32 && hd_curve_allow_has(z->allow, zmq_msg_data(&f[6]));
+              zmq_msg_size(&f[6]) == 32 && allowed(z, zmq_msg_data(&f[6]));
     char user[HD_CURVE_KEY_LEN + 1] = "";
     if (ok)
         zmq_z85_encode(user, zmq_msg_data(&f[6]), 32);
@@ -562,6 +572,7 @@ hd_zap *hd_zap_start(void *ctx, hd_curve_allow **allow)
         abort();
     z->allow = *allow;
     *allow = NULL;
+    pthread_mutex_init(&z->lock, NULL);
     char stop[64];
     snprintf(stop, sizeof stop, "inproc://hd-zap-stop-%p", (void *)z);
     /* Bound here, before returning, so no server socket can accept a client unchecked. */
@@ -577,6 +588,7 @@ hd_zap *hd_zap_start(void *ctx, hd_curve_allow **allow)
         if (z->stop_out)
             zmq_close(z->stop_out);
         hd_curve_allow_destroy(&z->allow);
+        pthread_mutex_destroy(&z->lock);
         free(z);
         return NULL;
     }
@@ -594,8 +606,30 @@ void hd_zap_stop(hd_zap **zp)
     pthread_join(z->thread, NULL);
     zmq_close(z->stop_out);
     hd_curve_allow_destroy(&z->allow);
+    pthread_mutex_destroy(&z->lock);
     free(z);
     *zp = NULL;
+}
+
+int hd_zap_reload(hd_zap *z, char *err, size_t errlen)
+{
+    if (z == NULL)
+        return 0;
+    hd_curve_allow *fresh = hd_curve_allow_load(z->source, "curve.allowed_clients", err, errlen);
+    if (fresh == NULL) {
+        hd_log_clean(err);
+        hd_warn("event=curve_reload_refused error=\"%s\" note=\"the previous list stays\"", err);
+        return -1;
+    }
+    size_t was = 0, now = hd_curve_allow_count(fresh);
+    pthread_mutex_lock(&z->lock);
+    hd_curve_allow *old = z->allow;
+    z->allow = fresh;
+    pthread_mutex_unlock(&z->lock);
+    was = hd_curve_allow_count(old);
+    hd_curve_allow_destroy(&old);
+    hd_info("event=curve_reloaded allowed_clients=%zu before=%zu", now, was);
+    return 0;
 }
 
 int hd_curve_server_start(const hd_config *cfg, const char *server, void *ctx,
@@ -612,14 +646,15 @@ int hd_curve_server_start(const hd_config *cfg, const char *server, void *ctx,
     snprintf(key, sizeof key, "curve.%s_secret_key_file", server);
     if (load_pair(cfg, key, out, err, errlen) != 0)
         return -1;
-    hd_curve_allow *allow = hd_curve_allow_load(hd_config_str(cfg, "curve.allowed_clients", NULL),
-                                                "curve.allowed_clients", err, errlen);
+    const char *source = hd_config_str(cfg, "curve.allowed_clients", NULL);
+    hd_curve_allow *allow = hd_curve_allow_load(source, "curve.allowed_clients", err, errlen);
     if (allow == NULL)
         return -1;
     if ((*zap = hd_zap_start(ctx, &allow)) == NULL) {
         snprintf(err, errlen, "curve: the ZAP handler could not start (see the line before)");
         return -1;
     }
+    snprintf((*zap)->source, sizeof (*zap)->source, "%s", source);
     out->enabled = true;
     out->server = true;
     hd_info("event=curve_server server=%s public_key=%s", server, out->public_key);

@@ -42,6 +42,7 @@ typedef struct {
     void *store;  /* DEALER to store.api */
     intake_pending *pending;
     intake_obs obs;
+    hd_zap *zap; /* NULL when curve is off */
 } intake_loop;
 
 static void obs_init(intake_obs *o, hd_metrics *reg)
@@ -317,6 +318,16 @@ static long poll_timeout(intake_loop *l)
     return left < 0 ? 0 : (left > 1000 ? 1000 : (long)left);
 }
 
+/* SIGHUP: the CurveZMQ allow list again (keys added or removed). */
+static void reload_allowed(hd_zap *zap)
+{
+    char err[512];
+    if (zap == NULL)
+        hd_info("event=sighup note=\"curve is off: nothing to reload\"");
+    else
+        (void)hd_zap_reload(zap, err, sizeof err);
+}
+
 static int run(intake_loop *l, int sigfd)
 {
     for (;;) {
@@ -332,6 +343,8 @@ static int run(intake_loop *l, int sigfd)
         }
         if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) {
             int sig = hd_signals_take(sigfd);
+            if (sig == SIGHUP)
+                reload_allowed(l->zap);
             if (sig == SIGTERM || sig == SIGINT) {
                 hd_info("event=stopping signal=%d waiting=%zu", sig,
                         intake_pending_count(l->pending));
@@ -374,10 +387,9 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     int status = 1;
     hd_curve_opts serve = {0}, to_store = {0};
-    hd_zap *zap = NULL;
     if (hd_http_from_config(cfg, reg, STALE_MS, &http) != 0) {
         /* logged, naming http.listen */
-    } else if (hd_curve_server_start(cfg, "intake", ctx, &serve, &zap, err, sizeof err) != 0 ||
+    } else if (hd_curve_server_start(cfg, "intake", ctx, &serve, &l.zap, err, sizeof err) != 0 ||
         hd_curve_client_config(cfg, "store", &to_store, err, sizeof err) != 0) {
         hd_log_clean(err);
         hd_error("event=config_failed error=\"%s\"", err);
@@ -398,7 +410,7 @@ int main(int argc, char **argv)
     hd_socket_close(&l.router);
     hd_socket_close(&l.store);
     hd_socket_close(&l.obs.monitor);
-    hd_zap_stop(&zap);
+    hd_zap_stop(&l.zap);
     intake_pending_destroy(&l.pending);
     zmq_ctx_term(ctx);
     hd_metrics_destroy(&reg);

@@ -190,8 +190,12 @@ static void take_signals(app *a)
 {
     int sig;
     while ((sig = hd_signals_take(a->sigfd)) != 0) {
-        if (sig == SIGHUP) {
-            hd_info("event=sighup note=\"the store has no rules to reload\"");
+        if (sig == SIGHUP) { /* the CurveZMQ allow list: keys added or removed */
+            char err[512];
+            if (a->zap == NULL)
+                hd_info("event=sighup note=\"curve is off: nothing to reload\"");
+            else
+                (void)hd_zap_reload(a->zap, err, sizeof err);
             continue;
         }
         hd_info("event=stopping signal=%d", sig);

@@ -320,6 +320,66 @@ static void test_plain_client_is_refused(void **state)
     ht_pass(f->env);
 }
 
+/* A client with `curve` gets an answer (any: it was let in) from endpoint. */
+static void assert_admitted(fixture *f, const char *endpoint, const hd_curve_opts *curve)
+{
+    hd_client *c = hd_client_open(f->env->zctx, endpoint, curve);
+    assert_non_null(c);
+    HdGetTicket body = HELPDESK__V1__GET_TICKET__INIT;
+    body.ticket_id = 1;
+    HdRequest req = HELPDESK__V1__REQUEST__INIT;
+    req.body_case = HELPDESK__V1__REQUEST__BODY_GET_TICKET;
+    req.get_ticket = &body;
+    HdReply *rep = hd_client_call(c, &req, 10000);
+    if (rep == NULL)
+        fail_msg("%s did not answer a client whose key it lists", endpoint);
+    hd_reply_free(rep);
+    hd_client_destroy(&c);
+}
+
+/* Both servers re-read the allow list on SIGHUP and say so with `said` in their logs. */
+static void reload_both(fixture *f, const char *said)
+{
+    assert_int_equal(kill(f->store->pid, SIGHUP), 0);
+    assert_int_equal(kill(f->intake->pid, SIGHUP), 0);
+    wait_log(f->store, said);
+    wait_log(f->intake, said);
+}
+
+/* An operator adds a client's key without a restart: SIGHUP makes the servers read the list
+ * again; taking the key off refuses it again; a broken list is refused and the old one kept. */
+static void test_allow_list_reloads_on_sighup(void **state)
+{
+    fixture *f = *state;
+    hd_curve_opts to_store = opts_for(f, "intruder", f->store_pub);
+    hd_curve_opts to_intake = opts_for(f, "intruder", f->intake_pub);
+    assert_refused(f, f->env->api_ep, &to_store);
+    assert_refused(f, f->env->intake_ep, &to_intake);
+
+    char path[600], text[128];
+    snprintf(path, sizeof path, "%s/newcomer.pub", f->allowed);
+    snprintf(text, sizeof text, "# an integrator, added by the operator\n%s\n", f->intruder_pub);
+    assert_int_equal(ht_write_file(path, text), 0);
+    reload_both(f, "event=curve_reloaded allowed_clients=3 before=2");
+    assert_admitted(f, f->env->api_ep, &to_store);
+    assert_admitted(f, f->env->intake_ep, &to_intake);
+
+    assert_int_equal(unlink(path), 0);
+    reload_both(f, "event=curve_reloaded allowed_clients=2 before=3");
+    assert_refused(f, f->env->api_ep, &to_store);
+    assert_refused(f, f->env->intake_ep, &to_intake);
+
+    snprintf(path, sizeof path, "%s/typo.pub", f->allowed);
+    assert_int_equal(ht_write_file(path, "not a key\n"), 0);
+    reload_both(f, "event=curve_reload_refused");
+    assert_true(ht_log_contains(f->store, "typo.pub: line 1"));
+    int64_t ids[2];
+    submit_two(f, ids); /* the services' keys are still listed */
+    assert_true(ht_wait_tickets_status(f->env, ids, 2, HELPDESK__V1__STATUS__STATUS_QUEUED, 20000));
+    assert_int_equal(unlink(path), 0);
+    ht_pass(f->env);
+}
+
 /* Refused clients while the allowed one submits. libzmq does not reconnect a socket whose
  * handshake failed, so each hammer thread makes a fresh socket per attempt, as a client
  * retrying in a loop would: plain and intruder keys, intake and store api in turn. */
@@ -508,6 +568,7 @@ int main(void)
         HT_TEST(test_cli_with_allowed_key),
         HT_TEST(test_unknown_key_is_refused_and_logged),
         HT_TEST(test_plain_client_is_refused),
+        HT_TEST(test_allow_list_reloads_on_sighup),
         HT_TEST(test_allowed_client_keeps_working_under_refused_hammering),
         HT_TEST(test_bad_key_settings_stop_startup),
         HT_TEST(test_keygen_refuses_to_overwrite),

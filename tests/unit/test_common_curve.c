@@ -418,6 +418,81 @@ static void test_zap_admits_only_listed_keys(void **state)
     free(log);
 }
 
+/* Frames reaching the ROUTER until one says `want` or ms pass: true when it came. */
+static bool arrives(void *router, int ms, const char *want)
+{
+    char got[256] = "";
+    int64_t end = hd_mono_ms() + ms;
+    while (strstr(got, want) == NULL && hd_mono_ms() < end)
+        collect(router, 50, got + strlen(got), sizeof got - strlen(got));
+    return strstr(got, want) != NULL;
+}
+
+static void allow_only(const char *a, const char *b)
+{
+    char text[128];
+    snprintf(text, sizeof text, "%s\n%s%s", a, b ? b : "", b ? "\n" : "");
+    write_text("allowed.txt", text);
+}
+
+/* SIGHUP's reload: a key added to the list gets in from its next handshake on; a list that does
+ * not load is refused and the old one stays; a key taken off is refused again. */
+static void test_zap_reload(void **state)
+{
+    (void)state;
+    char srv[HD_CURVE_KEY_LEN + 1], good[HD_CURVE_KEY_LEN + 1], late[HD_CURVE_KEY_LEN + 1];
+    char p[256], allow[256], err[512];
+    keygen("server", srv);
+    keygen("good", good);
+    keygen("late", late);
+    allow_only(good, NULL);
+    path_of(allow, sizeof allow, "allowed.txt");
+    path_of(p, sizeof p, "server.key");
+    setenv("HD_CURVE_ENABLED", "true", 1);
+    setenv("HD_CURVE_STORE_SECRET_KEY_FILE", p, 1);
+    setenv("HD_CURVE_ALLOWED_CLIENTS", allow, 1);
+    hd_config *cfg = hd_config_load(NULL, err, sizeof err);
+    void *sctx = zmq_ctx_new(), *cctx = zmq_ctx_new();
+    hd_curve_opts o;
+    hd_zap *zap = NULL;
+    assert_int_equal(hd_curve_server_start(cfg, "store", sctx, &o, &zap, err, sizeof err), 0);
+    void *router = hd_curve_bind(sctx, ZMQ_ROUTER, "tcp://127.0.0.1:*", &o, "unit");
+    assert_non_null(router);
+    char ep[128];
+    size_t eplen = sizeof ep;
+    assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+
+    void *c[5];
+    c[0] = client(cctx, ep, "late.key", srv);
+    assert_false(arrives(router, 800, "late.key"));
+    allow_only(good, late);
+    assert_int_equal(hd_zap_reload(zap, err, sizeof err), 0);
+    c[1] = client(cctx, ep, "late.key", srv);
+    assert_true(arrives(router, 5000, "late.key"));
+
+    write_text("allowed.txt", "nonsense\n");
+    assert_int_equal(hd_zap_reload(zap, err, sizeof err), -1);
+    assert_has(err, "curve.allowed_clients: ");
+    c[2] = client(cctx, ep, "late.key", srv); /* the list before the broken one still holds */
+    assert_true(arrives(router, 5000, "late.key"));
+
+    allow_only(good, NULL);
+    assert_int_equal(hd_zap_reload(zap, err, sizeof err), 0);
+    c[3] = client(cctx, ep, "late.key", srv);
+    c[4] = client(cctx, ep, "good.key", srv);
+    assert_true(arrives(router, 5000, "good.key"));
+    assert_false(arrives(router, 800, "late.key"));
+
+    for (int i = 0; i < 5; i++)
+        hd_socket_close(&c[i]);
+    hd_socket_close(&router);
+    hd_zap_stop(&zap);
+    assert_int_equal(hd_zap_reload(NULL, err, sizeof err), 0); /* curve off: nothing to do */
+    zmq_ctx_term(sctx);
+    zmq_ctx_term(cctx);
+    hd_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allow_list_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zap_admits_only_listed_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zap_reload, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

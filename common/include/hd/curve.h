@@ -87,6 +87,12 @@ typedef struct hd_zap hd_zap;
 hd_zap *hd_zap_start(void *ctx, hd_curve_allow **allow);
 /* Stops the thread and closes its sockets; before zmq_ctx_term. Safe on NULL and twice. */
 void hd_zap_stop(hd_zap **z);
+/* SIGHUP: reads curve.allowed_clients again (the file or folder hd_curve_server_start read)
+ * and admits exactly its keys from the next handshake on. Connections made before stay: ZAP is
+ * asked only when a connection starts, so to cut a removed client off at once, restart the
+ * server. A list that does not load is refused (logged, -1 with the reason in err) and the old
+ * one stays. 0 on NULL (curve off). */
+int hd_zap_reload(hd_zap *z, char *err, size_t errlen);
 
 /* A server's setup: off (and *zap NULL) when curve is off; else the key pair from
  * curve.<server>_secret_key_file, the allow list from curve.allowed_clients, and the ZAP
