@@ -1,6 +1,7 @@
 /* Group commit: the api requests and work results read in one loop turn run in one
  * transaction; replies, events and dispatch wait for its COMMIT. Moved from main.c. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,9 @@ typedef struct group_item {
     Helpdesk__V1__Stage lease_stage;
     int64_t item;
     char actor[128];
+    bool refused;            /* work: the database refused the result's data */
+    char refused_field[64];
+    char refused_why[256];
 } group_item;
 
 struct store_group {
@@ -216,6 +220,12 @@ static void apply_item(store_svc *s, group_item *it, int64_t now_ms)
                           &it->evs);
     else
         store_api_handle(s->db, it->req, now_ms, &it->rep, &it->evs);
+    const char *field, *why;
+    if (it->work && it->rc == STORE_DB_ERROR && store_db_refusal(s->db, &field, &why)) {
+        it->refused = true;
+        snprintf(it->refused_field, sizeof it->refused_field, "%s", field);
+        snprintf(it->refused_why, sizeof it->refused_why, "%s", why);
+    }
     store_db_request_end(s->db);
 }
 
@@ -236,9 +246,33 @@ static void finish_api(store_svc *s, group_item *it, bool committed)
     store_reply_clear(&it->rep);
 }
 
+/* A result the database refused for its data: the worker would send the same again, so the
+ * ticket is not dispatched again (it waits in its status, loaded again when the store starts or
+ * reconnects) and the worker hears why. */
+static void park(store_svc *s, group_item *it)
+{
+    const HdWorkResult *res = it->req->work_result;
+    if (!it->live)
+        store_dispatch_unqueue(s->disp, res->stage, it->item);
+    hd_error("event=result_refused_by_database ticket_id=%lld stage=%s worker=\"%s\" field=%s "
+             "error=\"%s\" action=parked note=\"the ticket waits in its status until the store "
+             "restarts\"", (long long)res->ticket_id, hd_stage_name(res->stage), it->actor,
+             it->refused_field, it->refused_why);
+    hd_error_buf err;
+    hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, it->refused_field,
+                 "the database refused this result (%s); the ticket will not be dispatched again "
+                 "until the store restarts", it->refused_why);
+    store_work_reply_error(s, &it->peer, it->req->id, &err);
+}
+
 static void finish_work(store_svc *s, group_item *it, bool committed)
 {
     const HdWorkResult *res = it->req->work_result;
+    if (committed && it->rc != STORE_DB_OK && it->refused) {
+        store_events_clear(&it->evs);
+        park(s, it);
+        return;
+    }
     if (!committed || it->rc != STORE_DB_OK) {
         store_events_clear(&it->evs);
         if (it->live)

@@ -33,12 +33,13 @@ static int group_setup(void **state)
     return ht_start_pipeline(f->env, &f->store, NULL, NULL, NULL);
 }
 
-/* One create_tickets with one problem of this summary. */
-static void send_create(void *sock, uint64_t id, const char *ext, const char *summary)
+/* One create_tickets with one problem of this category and summary. */
+static void send_contact(void *sock, uint64_t id, const char *ext, const char *category,
+                         const char *summary)
 {
     ht_contact ct;
     ht_contact_init(&ct, "e2e-batch", ext);
-    ht_contact_add(&ct, "network", summary, "sent in one group");
+    ht_contact_add(&ct, category, summary, "sent in one group");
     HdCreateTickets c = HELPDESK__V1__CREATE_TICKETS__INIT;
     c.contact = &ct.c;
     HdRequest req = HELPDESK__V1__REQUEST__INIT;
@@ -46,6 +47,11 @@ static void send_create(void *sock, uint64_t id, const char *ext, const char *su
     req.body_case = HELPDESK__V1__REQUEST__BODY_CREATE_TICKETS;
     req.create_tickets = &c;
     assert_int_equal(hd_dealer_send(sock, &req, 0), 0);
+}
+
+static void send_create(void *sock, uint64_t id, const char *ext, const char *summary)
+{
+    send_contact(sock, id, ext, "network", summary);
 }
 
 /* Sends n creates (ext[i], summary[i]) while the store is stopped, so its next loop turn
@@ -193,11 +199,88 @@ static void test_refused_request_fails_alone(void **state)
     ht_pass(f->env);
 }
 
+typedef struct {
+    ht_proc *p;
+    const char *needle;
+    int at_least;
+} log_count;
+
+static int count_in_log(const ht_proc *p, const char *needle)
+{
+    char *log = ht_read_file(p->log, NULL);
+    int n = 0;
+    for (const char *at = log ? strstr(log, needle) : NULL; at; at = strstr(at + 1, needle))
+        n++;
+    free(log);
+    return n;
+}
+
+static bool log_reaches(void *arg)
+{
+    const log_count *c = arg;
+    return count_in_log(c->p, c->needle) >= c->at_least;
+}
+
+/* A routing result the database refuses (a rule the store does not know: no ticket may go to
+ * the messaging queue) is not dispatched again and again: the router hears why once, the
+ * ticket waits as triaged, and once the database accepts it a store restart routes it. */
+static void test_refused_result_is_parked_not_retried(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(ht_sql_exec(f->env, "ALTER TABLE tickets ADD CONSTRAINT e2e_no_messaging "
+                                         "CHECK (queue IS DISTINCT FROM 'messaging')"),
+                     0);
+    ht_proc *prio = ht_start_ready(f->env, "hd-prioritizer", NULL);
+    ht_proc *router = ht_start_ready(f->env, "hd-router", NULL);
+    assert_non_null(prio);
+    assert_non_null(router);
+    void *sock = hd_socket_new(f->env->zctx, ZMQ_DEALER, f->env->api_ep, false);
+    assert_non_null(sock);
+    send_contact(sock, 1, "parked-mail", "email", "Courriel bloqué : la boîte est pleine");
+    send_contact(sock, 2, "parked-net", "network", "Koneksi putus di lantai 3");
+    int64_t id[2];
+    for (int i = 0; i < 2; i++) {
+        HdReply *r = ht_dealer_recv_wait(sock, 10000);
+        assert_non_null(r);
+        id[r->id - 1] = receipt_of(r)->ticket_ids[0];
+        hd_reply_free(r);
+    }
+    hd_socket_close(&sock);
+    assert_true(ht_wait_tickets_status(f->env, &id[1], 1, HELPDESK__V1__STATUS__STATUS_QUEUED,
+                                       20000));
+    char needle[96];
+    snprintf(needle, sizeof needle, "event=result_refused_by_database ticket_id=%lld",
+             (long long)id[0]);
+    log_count once = {f->store, needle, 1}, again = {f->store, needle, 2};
+    assert_true(ht_wait_until(log_reaches, &once, 10000));
+    assert_true(ht_log_contains(f->store, "field=e2e_no_messaging"));
+    assert_true(ht_wait_until(log_reaches, &(log_count){router, "field=e2e_no_messaging", 1},
+                              10000));
+    /* Dispatched again, it would be refused again within milliseconds. */
+    assert_false(ht_wait_until(log_reaches, &again, 1500));
+    assert_true(ht_wait_tickets_status(f->env, &id[0], 1, HELPDESK__V1__STATUS__STATUS_TRIAGED,
+                                       1000));
+
+    assert_int_equal(ht_sql_exec(f->env, "ALTER TABLE tickets DROP CONSTRAINT e2e_no_messaging"),
+                     0);
+    assert_int_equal(ht_stop(f->store, 10000), 0);
+    f->store = ht_start_ready(f->env, "hd-store", NULL);
+    assert_non_null(f->store);
+    assert_true(ht_wait_tickets_status(f->env, &id[0], 1, HELPDESK__V1__STATUS__STATUS_QUEUED,
+                                       20000));
+    assert_int_equal(ht_count_events(f->env, id[0], "queued", NULL), 1);
+    assert_int_equal(ht_stop(prio, 10000), 0);
+    assert_int_equal(ht_stop(router, 10000), 0);
+    assert_seq_gapless(f);
+    ht_pass(f->env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         HT_TEST(test_repeated_keys_in_one_group),
         HT_TEST(test_refused_request_fails_alone),
+        HT_TEST(test_refused_result_is_parked_not_retried),
         HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);
