@@ -42,6 +42,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "helpdesk: --config: %s\n", err);
         return CLI_USAGE;
     }
+    /* The same check the services make: a typo in a setting the CLI reads is said, not
+     * silently replaced by a default endpoint. */
+    hd_config_problem bad;
+    if (hd_config_check(cfg, HD_SVC_CLI, &bad) != 0) {
+        fprintf(stderr, "helpdesk: config: %s (%s): %s\n", bad.key, bad.source, bad.reason);
+        hd_config_destroy(&cfg);
+        return CLI_USAGE;
+    }
     env.intake = g.intake ? g.intake : hd_config_str(cfg, "intake.endpoint", HD_DEFAULT_INTAKE);
     env.store = g.store ? g.store : hd_config_str(cfg, "store.api", HD_DEFAULT_STORE_API);
     env.events = g.events ? g.events : hd_config_str(cfg, "store.events", HD_DEFAULT_STORE_EVENTS);

@@ -176,6 +176,19 @@ static void assert_refused(const char *err, const char *key, const char *source)
         fail_msg("expected a line naming %s at %s; stderr: %s", key, source, err);
 }
 
+/* The CLI holds its config to the same check: `helpdesk list` exits 2 (a usage error) and says
+ * `want` on stderr. */
+static void cli_refuses(fixture *f, const char *yaml, const char *want)
+{
+    char path[600], out[512], err[4096];
+    snprintf(path, sizeof path, "%s/bad-cli.yaml", f->env->dir);
+    assert_int_equal(ht_write_file(path, yaml), 0);
+    const char *list[] = {"helpdesk", "--config", path, "list", NULL};
+    int code = ht_run(f->env, list, NULL, out, sizeof out, err, sizeof err, 20000);
+    if (code != 2 || strstr(err, want) == NULL)
+        fail_msg("helpdesk list exited %d, stderr \"%s\"; wanted 2 and \"%s\"", code, err, want);
+}
+
 static void test_bad_settings_stop_each_service(void **state)
 {
     fixture *f = *state;
@@ -212,6 +225,8 @@ static void test_bad_settings_stop_each_service(void **state)
     assert_int_equal(run_with(f, "hd-intake", "store:\n  leas_ms: 5\nnotifier: {x: 1}\n", NULL,
                               true, err, sizeof err),
                      0);
+    cli_refuses(f, "curve:\n  enabled: maybe\n", "helpdesk: config: curve.enabled (");
+    cli_refuses(f, "stroe:\n  api: tcp://127.0.0.1:1\n", "helpdesk: config: stroe (");
     /* the shipped example files pass for their services */
     static const char *const names[] = {"store",  "intake",           "prioritizer",
                                         "router", "escalation-timer", "notifier"};

@@ -77,6 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hd_config *cfg = hd_config_load(path, err, sizeof err);
     if (cfg != NULL)
         read_config(cfg);
+    hd_config_problem p;
+    for (unsigned service = 1; cfg != NULL && service <= HD_SVC_CLI; service <<= 1)
+        (void)hd_config_check(cfg, service, &p);
     hd_config_destroy(&cfg);
     hd_config_destroy(&cfg);
     return 0;
