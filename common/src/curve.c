@@ -26,6 +26,9 @@
 /* A refused key is logged at once, then at most this often while it keeps trying. */
 #define REFUSAL_LOG_MS 10000
 #define REFUSAL_SLOTS 16
+/* Server sockets whose failed handshakes the handler's thread logs (hd_zap_watch). */
+#define WATCH_MAX 8
+#define WATCH_EVENTS (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 /* ---- socket options ------------------------------------------------------------------------ */
 
@@ -395,7 +398,19 @@ struct hd_zap {
     hd_curve_allow *allow;
     char source[4096];    /* where allow was read from, for hd_zap_reload */
     refusal_slot recent[REFUSAL_SLOTS]; /* the thread's */
+    /* The thread's: PAIRs reading the monitor of each watched server socket, and its name. */
+    void *watch[WATCH_MAX];
+    char watch_name[WATCH_MAX][16];
+    size_t nwatch;
+    unsigned watches_made; /* the caller's: names the inproc endpoints */
 };
+
+/* What the caller sends the thread over the stop pipe: stop, or watch a socket's monitor. */
+typedef struct {
+    bool stop;
+    void *pair; /* connected to the monitor; the thread owns it from here */
+    char name[16];
+} zap_command;
 
 /* Whether to log this refusal now; *held_back says how many were skipped before it. */
 static bool refusal_due(hd_zap *z, const refusal_id *id, long *held_back)
@@ -466,6 +481,57 @@ static void log_refusal(hd_zap *z, zmq_msg_t *f)
             id.peer, mech, key, extra);
 }
 
+/* The peer's address without scheme and port, as ZAP gives it: "tcp://10.0.0.5:41234" ->
+ * "10.0.0.5". */
+static void peer_address(const char *endpoint, char *out, size_t cap)
+{
+    const char *host = strstr(endpoint, "://");
+    host = host ? host + 3 : endpoint;
+    const char *colon = strrchr(host, ':');
+    size_t n = colon ? (size_t)(colon - host) : strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { /* [::1] */
+        host++;
+        n -= 2;
+    }
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), host);
+}
+
+/* A failed handshake on watched socket i: a client without CurveZMQ (or not ZMTP at all), which
+ * never reaches ZAP. Logged like a ZAP refusal, with the same per-peer limit. */
+static void on_watch(hd_zap *z, size_t i)
+{
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    if (zmq_msg_recv(&ev, z->watch[i], 0) == 6 && zmq_msg_more(&ev) &&
+        zmq_msg_recv(&addr, z->watch[i], 0) >= 0) {
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zmq_msg_data(&ev), 2);
+        memcpy(&value, (const char *)zmq_msg_data(&ev) + 2, 4);
+        char endpoint[128];
+        refusal_id id;
+        memset(&id, 0, sizeof id);
+        frame_text(&addr, endpoint, sizeof endpoint);
+        peer_address(endpoint, id.peer, sizeof id.peer);
+        snprintf(id.domain, sizeof id.domain, "%s", z->watch_name[i]);
+        long held = 0;
+        bool plain = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                     value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH;
+        const char *why = plain ? "the client does not use CurveZMQ" : "the handshake failed";
+        char extra[48] = "";
+        bool due = refusal_due(z, &id, &held);
+        if (held > 0)
+            snprintf(extra, sizeof extra, " held_back=%ld", held);
+        if (due)
+            hd_warn("event=curve_refused socket=%s peer=%s mechanism=not_curve reason=\"%s\" "
+                    "code=0x%x%s", id.domain, id.peer, why, value, extra);
+    }
+    hd_drain_frames(z->watch[i]);
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+}
+
 static int send_frame(void *sock, const void *data, size_t len, bool more)
 {
     return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
@@ -528,26 +594,50 @@ static void zap_serve(hd_zap *z)
         zmq_msg_close(&f[i]);
 }
 
+/* A command from the caller; false when it says stop. */
+static bool on_command(hd_zap *z)
+{
+    zap_command c;
+    if (zmq_recv(z->stop_in, &c, sizeof c, 0) != (int)sizeof c || c.stop)
+        return false;
+    if (z->nwatch < WATCH_MAX) {
+        z->watch[z->nwatch] = c.pair;
+        memcpy(z->watch_name[z->nwatch], c.name, sizeof c.name);
+        z->nwatch++;
+    } else {
+        zmq_close(c.pair);
+    }
+    return true;
+}
+
 static void *zap_main(void *arg)
 {
     hd_zap *z = arg;
-    for (;;) {
-        zmq_pollitem_t items[2] = {{.socket = z->rep, .events = ZMQ_POLLIN},
-                                   {.socket = z->stop_in, .events = ZMQ_POLLIN}};
-        if (zmq_poll(items, 2, -1) < 0) {
+    for (bool run = true; run;) {
+        zmq_pollitem_t items[2 + WATCH_MAX] = {{.socket = z->rep, .events = ZMQ_POLLIN},
+                                               {.socket = z->stop_in, .events = ZMQ_POLLIN}};
+        for (size_t i = 0; i < z->nwatch; i++)
+            items[2 + i] = (zmq_pollitem_t){.socket = z->watch[i], .events = ZMQ_POLLIN};
+        if (zmq_poll(items, 2 + (int)z->nwatch, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break; /* ETERM: the context is going away */
         }
-        if (items[1].revents & ZMQ_POLLIN)
-            break;
         if (items[0].revents & ZMQ_POLLIN)
             zap_serve(z);
+        for (size_t i = 0; i < z->nwatch; i++)
+            if (items[2 + i].revents & ZMQ_POLLIN)
+                on_watch(z, i);
+        if (items[1].revents & ZMQ_POLLIN)
+            run = on_command(z);
     }
+    for (size_t i = 0; i < z->nwatch; i++)
+        zmq_close(z->watch[i]);
     zmq_close(z->rep);
     zmq_close(z->stop_in);
     return NULL;
 }
+
 
 static void *zap_socket(void *ctx, int type, const char *endpoint, bool bind)
 {
@@ -563,6 +653,25 @@ static void *zap_socket(void *ctx, int type, const char *endpoint, bool bind)
         return NULL;
     }
     return s;
+}
+
+void hd_zap_watch(hd_zap *z, void *ctx, void *sock, const char *name)
+{
+    if (z == NULL)
+        return;
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://hd-zap-watch-%p-%u", (void *)z, z->watches_made++);
+    zap_command c = {.stop = false};
+    snprintf(c.name, sizeof c.name, "%s", name);
+    /* Connected here, before the handshakes start, so no event is lost; the thread owns it
+     * once it has the command (the pipe is the memory barrier a socket's move needs). */
+    if (zmq_socket_monitor(sock, ep, WATCH_EVENTS) != 0 ||
+        (c.pair = zap_socket(ctx, ZMQ_PAIR, ep, false)) == NULL ||
+        zmq_send(z->stop_out, &c, sizeof c, 0) != (int)sizeof c) {
+        hd_warn("event=curve_watch_failed socket=%s error=\"%s\"", name, zmq_strerror(errno));
+        if (c.pair)
+            zmq_close(c.pair);
+    }
 }
 
 hd_zap *hd_zap_start(void *ctx, hd_curve_allow **allow)
@@ -601,7 +710,8 @@ void hd_zap_stop(hd_zap **zp)
     if (zp == NULL || *zp == NULL)
         return;
     hd_zap *z = *zp;
-    if (zmq_send(z->stop_out, "", 0, 0) < 0)
+    zap_command stop = {.stop = true};
+    if (zmq_send(z->stop_out, &stop, sizeof stop, 0) < 0)
         hd_warn("event=zap_stop_failed error=\"%s\"", zmq_strerror(errno));
     pthread_join(z->thread, NULL);
     zmq_close(z->stop_out);
@@ -655,6 +765,7 @@ int hd_curve_server_start(const hd_config *cfg, const char *server, void *ctx,
         return -1;
     }
     snprintf((*zap)->source, sizeof (*zap)->source, "%s", source);
+    out->zap = *zap;
     out->enabled = true;
     out->server = true;
     hd_info("event=curve_server server=%s public_key=%s", server, out->public_key);
@@ -666,7 +777,10 @@ void *hd_curve_bind(void *ctx, int type, const char *endpoint, const hd_curve_op
 {
     hd_curve_opts o = *server;
     snprintf(o.domain, sizeof o.domain, "%s", name);
-    return hd_socket_open(ctx, type, endpoint, true, &o);
+    void *sock = hd_socket_open(ctx, type, endpoint, true, &o);
+    if (sock != NULL && o.enabled)
+        hd_zap_watch(o.zap, ctx, sock, name);
+    return sock;
 }
 
 /* ---- keygen -------------------------------------------------------------------------------- */

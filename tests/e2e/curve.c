@@ -295,6 +295,9 @@ static void test_plain_client_is_refused(void **state)
     fixture *f = *state;
     assert_refused(f, f->env->api_ep, NULL);
     assert_refused(f, f->env->intake_ep, NULL);
+    /* It never reaches ZAP, and is logged all the same, with its address. */
+    wait_log(f->store, "event=curve_refused socket=api peer=127.0.0.1 mechanism=not_curve");
+    wait_log(f->intake, "event=curve_refused socket=intake peer=127.0.0.1 mechanism=not_curve");
     const char *env[] = {"HD_CURVE_ENABLED=false", NULL};
     const char *list[] = {"--timeout", "1000", "list", NULL};
     assert_int_equal(cli(f, env, list), 3);

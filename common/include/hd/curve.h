@@ -26,10 +26,13 @@
 
 #define HD_CURVE_KEY_LEN 40 /* a key in Z85 text; 32 bytes once decoded */
 
+struct hd_zap;
+
 /* The CURVE options of one socket. A zeroed value (enabled false) makes a plain socket. */
 typedef struct hd_curve_opts {
     bool enabled;
     bool server;
+    struct hd_zap *zap; /* servers: the handler that logs the socket's failed handshakes */
     char domain[16]; /* servers: the ZAP domain, naming the socket in the refusal log ("api") */
     char public_key[HD_CURVE_KEY_LEN + 1];
     char secret_key[HD_CURVE_KEY_LEN + 1];
@@ -79,7 +82,7 @@ void hd_curve_allow_destroy(hd_curve_allow **a);
  * One line per refused connection attempt (libzmq does not retry a failed handshake on the same
  * socket), except that a client retrying in a loop is logged at most every 10 s per key, socket
  * and peer, the next line saying held_back=N. A client without CURVE fails the handshake before
- * ZAP is asked, so it is refused without a line. */
+ * ZAP is asked; hd_zap_watch logs those. */
 typedef struct hd_zap hd_zap;
 
 /* Starts the handler on ctx; it must run before any CURVE server socket of ctx binds. Takes
@@ -87,6 +90,10 @@ typedef struct hd_zap hd_zap;
 hd_zap *hd_zap_start(void *ctx, hd_curve_allow **allow);
 /* Stops the thread and closes its sockets; before zmq_ctx_term. Safe on NULL and twice. */
 void hd_zap_stop(hd_zap **z);
+/* Logs the failed handshakes of server socket `sock` of ctx (a client without CurveZMQ never
+ * reaches ZAP) as event=curve_refused socket=<name> peer=<ip> mechanism=not_curve, with the
+ * same limit per peer as ZAP's refusals. hd_curve_bind calls it; nothing on NULL. */
+void hd_zap_watch(hd_zap *z, void *ctx, void *sock, const char *name);
 /* SIGHUP: reads curve.allowed_clients again (the file or folder hd_curve_server_start read)
  * and admits exactly its keys from the next handshake on. Connections made before stay: ZAP is
  * asked only when a connection starts, so to cut a removed client off at once, restart the
