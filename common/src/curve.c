@@ -402,7 +402,6 @@ struct hd_zap {
     void *watch[WATCH_MAX];
     char watch_name[WATCH_MAX][16];
     size_t nwatch;
-    unsigned watches_made; /* the caller's: names the inproc endpoints */
 };
 
 /* What the caller sends the thread over the stop pipe: stop, or watch a socket's monitor. */
@@ -500,36 +499,36 @@ static void peer_address(const char *endpoint, char *out, size_t cap)
  * never reaches ZAP. Logged like a ZAP refusal, with the same per-peer limit. */
 static void on_watch(hd_zap *z, size_t i)
 {
-    zmq_msg_t ev, addr;
-    zmq_msg_init(&ev);
-    zmq_msg_init(&addr);
-    if (zmq_msg_recv(&ev, z->watch[i], 0) == 6 && zmq_msg_more(&ev) &&
-        zmq_msg_recv(&addr, z->watch[i], 0) >= 0) {
-        uint16_t event;
-        uint32_t value;
-        memcpy(&event, zmq_msg_data(&ev), 2);
-        memcpy(&value, (const char *)zmq_msg_data(&ev) + 2, 4);
-        char endpoint[128];
+    hd_monitor_event d;
+    int event;
+    while ((event = hd_monitor_recv(z->watch[i], &d)) != 0) {
+        uint32_t value = d.value;
         refusal_id id;
         memset(&id, 0, sizeof id);
-        frame_text(&addr, endpoint, sizeof endpoint);
-        peer_address(endpoint, id.peer, sizeof id.peer);
+        peer_address(d.endpoint, id.peer, sizeof id.peer);
+        hd_log_clean(id.peer);
         snprintf(id.domain, sizeof id.domain, "%s", z->watch_name[i]);
         long held = 0;
+        /* A plain client is seen either way: its greeting names another mechanism, or it hangs
+         * up first on seeing ours (NO_DETAIL with the errno, EPIPE or ECONNRESET). */
         bool plain = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
                      value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH;
-        const char *why = plain ? "the client does not use CurveZMQ" : "the handshake failed";
+        char why[96];
+        if (plain)
+            snprintf(why, sizeof why, "the client does not use CurveZMQ");
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            snprintf(why, sizeof why, "the client hung up in the handshake: %s",
+                     strerror((int)value));
+        else
+            snprintf(why, sizeof why, "protocol error 0x%x in the handshake", value);
         char extra[48] = "";
         bool due = refusal_due(z, &id, &held);
         if (held > 0)
             snprintf(extra, sizeof extra, " held_back=%ld", held);
         if (due)
-            hd_warn("event=curve_refused socket=%s peer=%s mechanism=not_curve reason=\"%s\" "
-                    "code=0x%x%s", id.domain, id.peer, why, value, extra);
+            hd_warn("event=curve_refused socket=%s peer=%s mechanism=%s reason=\"%s\"%s",
+                    id.domain, id.peer, plain ? "not_curve" : "unknown", why, extra);
     }
-    hd_drain_frames(z->watch[i]);
-    zmq_msg_close(&ev);
-    zmq_msg_close(&addr);
 }
 
 static int send_frame(void *sock, const void *data, size_t len, bool more)
@@ -659,18 +658,14 @@ void hd_zap_watch(hd_zap *z, void *ctx, void *sock, const char *name)
 {
     if (z == NULL)
         return;
-    char ep[96];
-    snprintf(ep, sizeof ep, "inproc://hd-zap-watch-%p-%u", (void *)z, z->watches_made++);
     zap_command c = {.stop = false};
     snprintf(c.name, sizeof c.name, "%s", name);
     /* Connected here, before the handshakes start, so no event is lost; the thread owns it
      * once it has the command (the pipe is the memory barrier a socket's move needs). */
-    if (zmq_socket_monitor(sock, ep, WATCH_EVENTS) != 0 ||
-        (c.pair = zap_socket(ctx, ZMQ_PAIR, ep, false)) == NULL ||
+    if ((c.pair = hd_monitor_open(ctx, sock, WATCH_EVENTS)) == NULL ||
         zmq_send(z->stop_out, &c, sizeof c, 0) != (int)sizeof c) {
         hd_warn("event=curve_watch_failed socket=%s error=\"%s\"", name, zmq_strerror(errno));
-        if (c.pair)
-            zmq_close(c.pair);
+        hd_monitor_close(sock, &c.pair);
     }
 }
 

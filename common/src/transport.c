@@ -1,6 +1,7 @@
 #include "hd/transport.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hd/log.h"
@@ -71,6 +72,74 @@ void hd_socket_close(void **sock)
     zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(*sock);
     *sock = NULL;
+}
+
+/* Each monitor needs an inproc name of its own; a closed monitor's name is released by
+ * ZeroMQ's reaper a little later, so a name still taken is skipped rather than waited for. */
+static int monitor_bind(void *sock, int events, char *ep, size_t cap)
+{
+    for (int n = 0; n < 64; n++) {
+        snprintf(ep, cap, "inproc://hd-monitor-%p-%d", sock, n);
+        if (zmq_socket_monitor(sock, ep, events) == 0)
+            return 0;
+        if (errno != EADDRINUSE)
+            return -1;
+    }
+    return -1;
+}
+
+void *hd_monitor_open(void *ctx, void *sock, int events)
+{
+    char ep[96];
+    if (monitor_bind(sock, events, ep, sizeof ep) != 0) {
+        hd_error("event=monitor_failed error=\"%s\"", zmq_strerror(errno));
+        return NULL;
+    }
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    int zero = 0;
+    if (mon == NULL || zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(mon, ep) != 0) {
+        hd_error("event=monitor_failed error=\"%s\"", zmq_strerror(errno));
+        hd_monitor_close(sock, &mon);
+        return NULL;
+    }
+    return mon;
+}
+
+int hd_monitor_recv(void *monitor, hd_monitor_event *detail)
+{
+    zmq_msg_t m; /* [event (2 bytes) value (4)][endpoint] */
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, monitor, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return 0;
+    }
+    uint16_t event = 0;
+    if (zmq_msg_size(&m) >= sizeof event)
+        memcpy(&event, zmq_msg_data(&m), sizeof event);
+    if (detail != NULL) {
+        memset(detail, 0, sizeof *detail);
+        if (zmq_msg_size(&m) >= 6)
+            memcpy(&detail->value, (const char *)zmq_msg_data(&m) + 2, sizeof detail->value);
+        if (zmq_msg_more(&m)) {
+            size_t cap = sizeof detail->endpoint - 1;
+            int n = zmq_recv(monitor, detail->endpoint, cap, 0); /* the length, even if cut */
+            detail->endpoint[n < 0 ? 0 : (size_t)n > cap ? cap : (size_t)n] = '\0';
+        }
+    }
+    zmq_msg_close(&m);
+    hd_drain_frames(monitor);
+    return event;
+}
+
+void hd_monitor_close(void *sock, void **monitor)
+{
+    if (sock != NULL)
+        (void)zmq_socket_monitor(sock, NULL, 0);
+    if (monitor != NULL && *monitor != NULL) {
+        zmq_close(*monitor);
+        *monitor = NULL;
+    }
 }
 
 static bool has_more(void *sock)

@@ -24,22 +24,24 @@
 #define BATCH 256
 /* /healthz fails when the loop has not turned for this long (it turns at least every second). */
 #define STALE_MS 10000
-#define MONITOR_EP "inproc://intake-store-monitor"
+/* What the monitor of the store DEALER reports: a connection made (its handshake done) and a
+ * connection gone. A failed CurveZMQ handshake is reported as gone too, without made before. */
+#define STORE_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
 
 /* What /metrics and /readyz show; updated by the loop (hd/metrics.h). */
 typedef struct {
     hd_metrics *reg;
     hd_metric *client_in, *client_out, *store_in, *store_out;
     hd_metric *accepted, *ack_seconds, *waiting;
-    void *monitor;        /* PAIR: connection events of the DEALER to the store */
     bool store_connected; /* the handshake with the store succeeded and it has not dropped */
     bool store_silent;    /* a call timed out since the store last answered */
 } intake_obs;
 
 typedef struct {
     intake_settings set;
-    void *router; /* clients */
-    void *store;  /* DEALER to store.api */
+    void *router;        /* clients */
+    void *store;         /* DEALER to store.api */
+    void *store_monitor; /* PAIR: connection events of store; opened and closed with it */
     intake_pending *pending;
     intake_obs obs;
     hd_zap *zap; /* NULL when curve is off */
@@ -99,38 +101,24 @@ static void obs_update(intake_loop *l)
         hd_metrics_set_ready(o->reg, true, NULL);
 }
 
-/* Watches the DEALER's connection to the store through a socket monitor. */
-static int watch_store(void *ctx, intake_obs *o, void *store)
+/* Opens the DEALER to the store with the monitor that watches its connection; on failure
+ * (logged) l->store stays NULL. Whatever replaces the store socket goes through here and
+ * store_close, so the monitor follows the socket it watches. */
+static void store_open(intake_loop *l, void *ctx, const hd_curve_opts *curve)
 {
-    if (zmq_socket_monitor(store, MONITOR_EP,
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
-        return -1;
-    o->monitor = zmq_socket(ctx, ZMQ_PAIR);
-    return o->monitor != NULL && zmq_connect(o->monitor, MONITOR_EP) == 0 ? 0 : -1;
+    l->store = hd_socket_open(ctx, ZMQ_DEALER, l->set.store_api, false, curve);
+    if (l->store != NULL)
+        l->store_monitor = hd_monitor_open(ctx, l->store, STORE_EVENTS);
+    if (l->store_monitor == NULL)
+        hd_socket_close(&l->store);
+    l->obs.store_connected = false;
 }
 
-/* Reads the monitor's events: [event(2) value(4)][endpoint]. */
-static void on_monitor(intake_obs *o)
+static void store_close(intake_loop *l)
 {
-    for (;;) {
-        zmq_msg_t ev, ep;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, o->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ev);
-            return;
-        }
-        uint16_t event = 0;
-        if (zmq_msg_size(&ev) >= sizeof event)
-            memcpy(&event, zmq_msg_data(&ev), sizeof event);
-        zmq_msg_init(&ep);
-        if (zmq_msg_more(&ev))
-            (void)zmq_msg_recv(&ep, o->monitor, 0);
-        zmq_msg_close(&ev);
-        zmq_msg_close(&ep);
-        o->store_connected = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-        if (o->store_connected)
-            o->store_silent = false; /* a new connection: give it the benefit of the doubt */
-    }
+    hd_monitor_close(l->store, &l->store_monitor);
+    hd_socket_close(&l->store);
+    l->obs.store_connected = false;
 }
 
 static void log_rejected(const HdRequest *req, const hd_error_buf *err)
@@ -253,13 +241,15 @@ static void count_answer(intake_loop *l, const intake_call *call, const HdReply 
         count_error(&l->obs, rep->error->code);
 }
 
-static void on_store(intake_loop *l)
+/* Reads up to BATCH of the store's replies; returns how many messages it read. */
+static int on_store(intake_loop *l)
 {
-    for (int i = 0; i < BATCH; i++) {
+    int i;
+    for (i = 0; i < BATCH; i++) {
         HdReply *rep = hd_dealer_recv(l->store, ZMQ_DONTWAIT);
         if (rep == NULL) {
             if (errno == EAGAIN || errno == ETERM || errno == EINTR)
-                return;
+                return i;
             hd_warn("event=store_bad_reply error=\"the store sent a malformed reply\"");
             continue;
         }
@@ -290,6 +280,7 @@ static void on_store(intake_loop *l)
             hd_metric_inc(l->obs.client_out);
         hd_reply_free(rep);
     }
+    return i;
 }
 
 static void expire_calls(intake_loop *l)
@@ -306,6 +297,44 @@ static void expire_calls(intake_loop *l)
         hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
                      "the store did not answer; retry with the same source and external_id");
         reply_error(l, &call.peer, call.client_id, &err);
+    }
+}
+
+/* The connection to the store went away, and with it whatever the store held unanswered: each
+ * call still waiting is answered at once (the store may have committed some; the client's retry
+ * with the same key gets those tickets) and the store's later answers to them are ignored.
+ * Replies that arrived before the connection went are delivered first. */
+static void fail_waiting_calls(intake_loop *l)
+{
+    while (on_store(l) == BATCH)
+        ;
+    size_t n = 0;
+    intake_call call;
+    while (intake_pending_expire(l->pending, INT64_MAX, &call) == 0) { /* all, oldest first */
+        hd_error_buf err;
+        hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_UNAVAILABLE, "",
+                     "the store went away before answering; retry with the same source and "
+                     "external_id");
+        reply_error(l, &call.peer, call.client_id, &err);
+        n++;
+    }
+    hd_warn("event=store_disconnected answered_unavailable=%zu", n);
+}
+
+/* Follows the store connection: made (handshake done) or gone. A connection whose handshake
+ * failed (a CurveZMQ key refused) is reported gone without having been made: nothing was sent
+ * on it, so the calls waiting for the store keep waiting for the next one. */
+static void on_monitor(intake_loop *l)
+{
+    int event;
+    while ((event = hd_monitor_recv(l->store_monitor, NULL)) != 0) {
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            l->obs.store_connected = true;
+            l->obs.store_silent = false; /* a new connection: give it the benefit of the doubt */
+        } else if (event == ZMQ_EVENT_DISCONNECTED && l->obs.store_connected) {
+            l->obs.store_connected = false;
+            fail_waiting_calls(l);
+        }
     }
 }
 
@@ -335,7 +364,7 @@ static int run(intake_loop *l, int sigfd)
         zmq_pollitem_t items[] = {{.socket = l->router, .events = ZMQ_POLLIN},
                                   {.socket = l->store, .events = ZMQ_POLLIN},
                                   {.fd = sigfd, .events = ZMQ_POLLIN},
-                                  {.socket = l->obs.monitor, .events = ZMQ_POLLIN}};
+                                  {.socket = l->store_monitor, .events = ZMQ_POLLIN}};
         int rc = zmq_poll(items, 4, poll_timeout(l));
         if (rc < 0 && errno != EINTR) {
             hd_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
@@ -352,7 +381,7 @@ static int run(intake_loop *l, int sigfd)
             }
         }
         if (rc > 0 && (items[3].revents & ZMQ_POLLIN))
-            on_monitor(&l->obs);
+            on_monitor(l);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             on_store(l);
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
@@ -395,9 +424,7 @@ int main(int argc, char **argv)
         hd_error("event=config_failed error=\"%s\"", err);
     } else {
         l.router = hd_curve_bind(ctx, ZMQ_ROUTER, l.set.endpoint, &serve, "intake");
-        l.store = hd_socket_open(ctx, ZMQ_DEALER, l.set.store_api, false, &to_store);
-        if (l.store != NULL && watch_store(ctx, &l.obs, l.store) != 0)
-            hd_socket_close(&l.store);
+        store_open(&l, ctx, &to_store);
     }
     l.pending = intake_pending_new((uint64_t)hd_now_ms() << 16);
     if (l.router != NULL && l.store != NULL) {
@@ -408,8 +435,7 @@ int main(int argc, char **argv)
     }
     hd_http_stop(&http);
     hd_socket_close(&l.router);
-    hd_socket_close(&l.store);
-    hd_socket_close(&l.obs.monitor);
+    store_close(&l);
     hd_zap_stop(&l.zap);
     intake_pending_destroy(&l.pending);
     zmq_ctx_term(ctx);

@@ -1012,6 +1012,22 @@ static hd_client *curve_client(ht_env *env, const char *endpoint, const hd_curve
     return hd_client_open(env->zctx, endpoint, &o);
 }
 
+void ht_env_write_curve_config(ht_env *env, const char *keys, const char *allowed)
+{
+    char extra[4096];
+    snprintf(extra, sizeof extra,
+             "curve:\n"
+             "  enabled: true\n"
+             "  store_secret_key_file: \"%s/store.key\"\n"
+             "  store_public_key_file: \"%s/store.pub\"\n"
+             "  intake_secret_key_file: \"%s/intake.key\"\n"
+             "  intake_public_key_file: \"%s/intake.pub\"\n"
+             "  client_secret_key_file: \"%s/services.key\"\n"
+             "  allowed_clients: \"%s\"\n",
+             keys, keys, keys, keys, keys, allowed);
+    ht_env_write_config(env, extra);
+}
+
 int ht_env_curve_clients(ht_env *env, const char *client_key_file, const char *store_pub_file,
                          const char *intake_pub_file)
 {

@@ -236,6 +236,9 @@ int ht_keygen(ht_env *env, const char *dir, const char *name, char *pub);
  * and the servers' public key files, so every ht_* request speaks CURVE. 0 or -1 (printed). */
 int ht_env_curve_clients(ht_env *env, const char *client_key_file, const char *store_pub_file,
                          const char *intake_pub_file);
+/* Writes env's config with CurveZMQ on: the key pairs store, intake and (for every client)
+ * services in the folder `keys`, the allow list `allowed`. */
+void ht_env_write_curve_config(ht_env *env, const char *keys, const char *allowed);
 
 /* ---------------------------------------------------------------- HTTP port (issue 5) */
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <zmq.h>
 
 #include "hd/codec.h"
@@ -23,6 +24,22 @@ void *hd_socket_open(void *ctx, int type, const char *endpoint, bool bind,
                      const hd_curve_opts *curve);
 /* Closes *sock with a short linger and sets it to NULL; safe on NULL. */
 void hd_socket_close(void **sock);
+
+/* Watches the connections of `sock`: returns a PAIR socket, for the caller to poll, on which
+ * ZeroMQ reports the `events` (a mask of ZMQ_EVENT_*) of sock; NULL on failure (logged). The
+ * monitor belongs to sock: stop it with hd_monitor_close while sock is still open. */
+void *hd_monitor_open(void *ctx, void *sock, int events);
+/* The next event waiting on a monitor (a ZMQ_EVENT_* value), or 0 when none is there. With
+ * `detail`, also its value (an errno, a ZMQ_PROTOCOL_ERROR_*, ...) and the peer's endpoint
+ * ("tcp://10.0.0.5:41234" for a connection a bound socket accepted), NUL-terminated. */
+typedef struct {
+    uint32_t value;
+    char endpoint[128];
+} hd_monitor_event;
+int hd_monitor_recv(void *monitor, hd_monitor_event *detail);
+/* Stops watching sock (NULL: already closed) and closes *monitor, setting it to NULL; safe on
+ * NULL. Call it before closing sock, so nothing of the monitor outlives the socket. */
+void hd_monitor_close(void *sock, void **monitor);
 
 /* Who sent a request on a ROUTER socket, kept by value so replies can be sent later. */
 typedef struct {
