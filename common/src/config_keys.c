@@ -40,6 +40,7 @@ static const hd_config_key keys[] = {
     TEXT("store.events", HD_DEFAULT_STORE_EVENTS, STORE | TIMER | NOTIFIER | CLI),
     INT("store.lease_ms", 10, 86400000, "10000", STORE),
     INT("store.heartbeat_ms", 10, 600000, "1000", STORE),
+    INT("store.refused_retry_ms", 100, 86400000, "60000", STORE),
     TEXT("prioritizer.rules", NULL, PRIO),
     INT("prioritizer.credit", 1, 10000, "128", PRIO),
     TEXT("router.rules", NULL, ROUTER),

@@ -37,6 +37,7 @@ typedef struct {
     const char *database_url;
     int64_t lease_ms;
     int64_t heartbeat_ms;
+    int64_t refused_retry_ms;
     hd_sla sla;
 } settings;
 
@@ -142,8 +143,11 @@ static int load_settings(const hd_config *cfg, settings *s, char *err, size_t er
     s->database_url = hd_config_str(cfg, "database_url", NULL);
     s->lease_ms = 10000;
     s->heartbeat_ms = 1000;
+    s->refused_retry_ms = 60000;
     if (hd_config_int(cfg, "store.lease_ms", 10, 86400000, &s->lease_ms, err, errlen) != 0 ||
         hd_config_int(cfg, "store.heartbeat_ms", 10, 600000, &s->heartbeat_ms, err, errlen) != 0 ||
+        hd_config_int(cfg, "store.refused_retry_ms", 100, 86400000, &s->refused_retry_ms, err,
+                      errlen) != 0 ||
         hd_sla_from_config(&s->sla, cfg, err, errlen) != 0)
         return -1;
     if (s->database_url == NULL || s->database_url[0] == '\0') {
@@ -159,6 +163,10 @@ static void housekeeping(app *a)
 {
     int64_t now = hd_mono_ms();
     store_work_expire(&a->s, now);
+    size_t back = store_dispatch_release(a->s.disp, now);
+    if (back > 0)
+        hd_info("event=refused_retry tickets=%zu note=\"dispatched again after the database "
+                "refused their result\"", back);
     if (a->s.reconnect_at != 0 && now >= a->s.reconnect_at) {
         if (store_db_reconnect(a->s.db) == 0 && store_work_load_queues(&a->s) == 0) {
             hd_metric_inc(a->reconnects);
@@ -299,6 +307,7 @@ int main(int argc, char **argv)
     obs_init(&a);
     store_db_set_sla(a.s.db, &a.set.sla);
     a.s.lease_ms = a.set.lease_ms;
+    a.s.refused_retry_ms = a.set.refused_retry_ms;
     a.group = store_group_new();
     a.s.disp = store_dispatch_new(a.set.lease_ms, 3 * a.set.heartbeat_ms, hd_now_ms() * 1000);
     int rc = 1;

@@ -23,11 +23,20 @@ typedef struct {
     int64_t last_seen;
 } worker;
 
+/* An item kept out of its queue until `due` (store_dispatch_hold). */
+typedef struct {
+    int64_t id;
+    int64_t due;
+    Helpdesk__V1__Stage stage;
+} held_item;
+
 struct store_dispatch {
     int64_t lease_ms;
     int64_t silence_ms;
     int64_t next_lease_id;
     id_deque queue[STAGES];
+    held_item *held;
+    size_t n_held, cap_held;
     worker *workers;
     size_t n_workers, cap_workers;
     size_t rr; /* round-robin position among workers */
@@ -122,6 +131,7 @@ void store_dispatch_destroy(store_dispatch **d)
         free((*d)->queue[s].v);
     free((*d)->workers);
     free((*d)->leases);
+    free((*d)->held);
     free(*d);
     *d = NULL;
 }
@@ -138,9 +148,51 @@ void store_dispatch_push_front(store_dispatch *d, Helpdesk__V1__Stage stage, int
         deque_push_front(&d->queue[stage], ticket_id);
 }
 
+static bool unhold(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t id)
+{
+    for (size_t i = 0; i < d->n_held; i++)
+        if (d->held[i].stage == stage && d->held[i].id == id) {
+            d->held[i] = d->held[--d->n_held];
+            return true;
+        }
+    return false;
+}
+
 bool store_dispatch_unqueue(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t ticket_id)
 {
-    return stage_ok(stage) && deque_remove(&d->queue[stage], ticket_id);
+    return stage_ok(stage) && (deque_remove(&d->queue[stage], ticket_id) ||
+                               unhold(d, stage, ticket_id));
+}
+
+void store_dispatch_hold(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t id, int64_t due)
+{
+    if (!stage_ok(stage))
+        return;
+    (void)deque_remove(&d->queue[stage], id);
+    (void)unhold(d, stage, id);
+    if (d->n_held == d->cap_held)
+        d->held = grow(d->held, &d->cap_held, sizeof *d->held);
+    d->held[d->n_held++] = (held_item){.id = id, .due = due, .stage = stage};
+}
+
+size_t store_dispatch_release(store_dispatch *d, int64_t now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_held;) {
+        if (d->held[i].due > now) {
+            i++;
+            continue;
+        }
+        deque_push_back(&d->queue[d->held[i].stage], d->held[i].id);
+        d->held[i] = d->held[--d->n_held];
+        n++;
+    }
+    return n;
+}
+
+size_t store_dispatch_held(const store_dispatch *d)
+{
+    return d->n_held;
 }
 
 size_t store_dispatch_queued(const store_dispatch *d, Helpdesk__V1__Stage stage)
@@ -152,6 +204,7 @@ void store_dispatch_clear_queues(store_dispatch *d)
 {
     for (int s = 0; s < STAGES; s++)
         d->queue[s].n = d->queue[s].head = 0;
+    d->n_held = 0;
 }
 
 bool store_dispatch_is_leased(const store_dispatch *d, int64_t ticket_id)
@@ -415,5 +468,8 @@ int64_t store_dispatch_deadline(const store_dispatch *d)
     for (size_t i = 0; i < d->n_workers; i++)
         if (d->workers[i].last_seen + d->silence_ms < t)
             t = d->workers[i].last_seen + d->silence_ms;
+    for (size_t i = 0; i < d->n_held; i++)
+        if (d->held[i].due < t)
+            t = d->held[i].due;
     return t;
 }

@@ -40,7 +40,14 @@ void store_dispatch_push(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t t
 void store_dispatch_push_front(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t ticket_id);
 bool store_dispatch_unqueue(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t ticket_id);
 size_t store_dispatch_queued(const store_dispatch *d, Helpdesk__V1__Stage stage);
+/* Empties the queues and drops the held items (the caller loads them all again). */
 void store_dispatch_clear_queues(store_dispatch *d);
+/* Keeps the item out of its queue (taken out if it is there) until `due`: a result the
+ * database refused would be refused again at once. unqueue removes a held item too. */
+void store_dispatch_hold(store_dispatch *d, Helpdesk__V1__Stage stage, int64_t id, int64_t due);
+/* Moves the held items whose time has come to the back of their queues; how many. */
+size_t store_dispatch_release(store_dispatch *d, int64_t now);
+size_t store_dispatch_held(const store_dispatch *d);
 bool store_dispatch_is_leased(const store_dispatch *d, int64_t ticket_id);
 /* The same for one stage's items (escalation ids are not ticket ids). */
 bool store_dispatch_stage_leased(const store_dispatch *d, Helpdesk__V1__Stage stage, int64_t id);
@@ -92,7 +99,8 @@ size_t store_dispatch_expire(store_dispatch *d, int64_t now, store_lease *out, s
  * names; returns how many were forgotten. */
 size_t store_dispatch_forget_silent(store_dispatch *d, int64_t now, char (*names)[128],
                                     size_t max);
-/* The earliest time a lease expires or a worker falls silent; INT64_MAX when none. */
+/* The earliest time a lease expires, a worker falls silent or a held item is due; INT64_MAX
+ * when none. */
 int64_t store_dispatch_deadline(const store_dispatch *d);
 
 #endif

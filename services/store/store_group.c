@@ -246,22 +246,22 @@ static void finish_api(store_svc *s, group_item *it, bool committed)
     store_reply_clear(&it->rep);
 }
 
-/* A result the database refused for its data: the worker would send the same again, so the
- * ticket is not dispatched again (it waits in its status, loaded again when the store starts or
- * reconnects) and the worker hears why. */
-static void park(store_svc *s, group_item *it)
+/* A result the database refused for its data: the worker would send the same again at once, so
+ * the ticket is held back for store.refused_retry_ms (long enough for an operator to fix the
+ * rule or the schema, short enough that nothing waits for a restart) and the worker hears why. */
+static void hold_back(store_svc *s, group_item *it)
 {
     const HdWorkResult *res = it->req->work_result;
-    if (!it->live)
-        store_dispatch_unqueue(s->disp, res->stage, it->item);
+    Helpdesk__V1__Stage stage = it->live ? it->lease_stage : res->stage;
+    store_dispatch_hold(s->disp, stage, it->item, hd_mono_ms() + s->refused_retry_ms);
     hd_error("event=result_refused_by_database ticket_id=%lld stage=%s worker=\"%s\" field=%s "
-             "error=\"%s\" action=parked note=\"the ticket waits in its status until the store "
-             "restarts\"", (long long)res->ticket_id, hd_stage_name(res->stage), it->actor,
-             it->refused_field, it->refused_why);
+             "error=\"%s\" retry_in_ms=%lld", (long long)res->ticket_id,
+             hd_stage_name(res->stage), it->actor, it->refused_field, it->refused_why,
+             (long long)s->refused_retry_ms);
     hd_error_buf err;
     hd_error_set(&err, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, it->refused_field,
-                 "the database refused this result (%s); the ticket will not be dispatched again "
-                 "until the store restarts", it->refused_why);
+                 "the database refused this result (%s); the ticket is dispatched again in %lld "
+                 "ms", it->refused_why, (long long)s->refused_retry_ms);
     store_work_reply_error(s, &it->peer, it->req->id, &err);
 }
 
@@ -270,7 +270,7 @@ static void finish_work(store_svc *s, group_item *it, bool committed)
     const HdWorkResult *res = it->req->work_result;
     if (committed && it->rc != STORE_DB_OK && it->refused) {
         store_events_clear(&it->evs);
-        park(s, it);
+        hold_back(s, it);
         return;
     }
     if (!committed || it->rc != STORE_DB_OK) {

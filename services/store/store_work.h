@@ -35,6 +35,7 @@ typedef struct {
     void *work;           /* ROUTER */
     void *pub;            /* PUB */
     int64_t lease_ms;
+    int64_t refused_retry_ms; /* a result the database refused: its ticket waits this long */
     int64_t reconnect_at; /* mono ms; 0 when the database is fine */
     int64_t backoff_ms;
     store_metrics m;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "hd/clock.h"
 #include "hd/transport.h"
 
 #define MAX_REQ 32
@@ -222,11 +223,18 @@ static bool log_reaches(void *arg)
 }
 
 /* A routing result the database refuses (a rule the store does not know: no ticket may go to
- * the messaging queue) is not dispatched again and again: the router hears why once, the
- * ticket waits as triaged, and once the database accepts it a store restart routes it. */
-static void test_refused_result_is_parked_not_retried(void **state)
+ * the messaging queue) is not dispatched again at once: the router hears why, the ticket waits
+ * as triaged for store.refused_retry_ms, and once the database accepts it the next try routes
+ * it, without a restart. */
+static void test_refused_result_is_held_back(void **state)
 {
     fixture *f = *state;
+    enum { RETRY_MS = 2500 };
+    assert_int_equal(ht_stop(f->store, 10000), 0);
+    char retry[64];
+    snprintf(retry, sizeof retry, "HD_STORE_REFUSED_RETRY_MS=%d", RETRY_MS);
+    f->store = ht_start_ready(f->env, "hd-store", (const char *const[]){retry, NULL});
+    assert_non_null(f->store);
     assert_int_equal(ht_sql_exec(f->env, "ALTER TABLE tickets ADD CONSTRAINT e2e_no_messaging "
                                          "CHECK (queue IS DISTINCT FROM 'messaging')"),
                      0);
@@ -256,18 +264,21 @@ static void test_refused_result_is_parked_not_retried(void **state)
     assert_true(ht_log_contains(f->store, "field=e2e_no_messaging"));
     assert_true(ht_wait_until(log_reaches, &(log_count){router, "field=e2e_no_messaging", 1},
                               10000));
-    /* Dispatched again, it would be refused again within milliseconds. */
-    assert_false(ht_wait_until(log_reaches, &again, 1500));
+    /* Dispatched again at once, it would be refused again within milliseconds; held back, the
+     * second try comes after RETRY_MS. */
+    int64_t first = hd_mono_ms();
+    assert_false(ht_wait_until(log_reaches, &again, RETRY_MS / 2));
+    assert_true(ht_wait_until(log_reaches, &again, 10000));
+    assert_true(hd_mono_ms() - first >= RETRY_MS / 2);
     assert_true(ht_wait_tickets_status(f->env, &id[0], 1, HELPDESK__V1__STATUS__STATUS_TRIAGED,
                                        1000));
 
+    /* The operator drops the rule: the next try goes through. */
     assert_int_equal(ht_sql_exec(f->env, "ALTER TABLE tickets DROP CONSTRAINT e2e_no_messaging"),
                      0);
-    assert_int_equal(ht_stop(f->store, 10000), 0);
-    f->store = ht_start_ready(f->env, "hd-store", NULL);
-    assert_non_null(f->store);
     assert_true(ht_wait_tickets_status(f->env, &id[0], 1, HELPDESK__V1__STATUS__STATUS_QUEUED,
-                                       20000));
+                                       RETRY_MS + 10000));
+    assert_true(ht_log_contains(f->store, "event=refused_retry tickets=1"));
     assert_int_equal(ht_count_events(f->env, id[0], "queued", NULL), 1);
     assert_int_equal(ht_stop(prio, 10000), 0);
     assert_int_equal(ht_stop(router, 10000), 0);
@@ -280,7 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HT_TEST(test_repeated_keys_in_one_group),
         HT_TEST(test_refused_request_fails_alone),
-        HT_TEST(test_refused_result_is_parked_not_retried),
+        HT_TEST(test_refused_result_is_held_back),
         HT_TEST_SERVICES_EXIT_CLEANLY(ht_fixture_test_setup, ht_fixture_test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, ht_fixture_teardown);

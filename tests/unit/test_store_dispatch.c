@@ -307,6 +307,42 @@ static void test_two_stages_one_worker(void **state)
     assert_int_equal(c.ticket_id, 6);
 }
 
+/* A held item stays out of its queue until its time, then goes to the back; the deadline
+ * names that time; unqueue and clear_queues drop it. */
+static void test_hold_until_due(void **state)
+{
+    store_dispatch *d = *state;
+    store_worker_key w = key("router-1");
+    assert_int_equal(store_dispatch_ready(d, &w, ROUTE, 10, "router-1", 0), 1);
+    store_dispatch_push(d, ROUTE, 7);
+    store_dispatch_push(d, ROUTE, 8);
+    store_dispatch_hold(d, ROUTE, 7, 5000); /* taken out of the queue */
+    store_dispatch_hold(d, ROUTE, 7, 6000); /* once, with the later time */
+    assert_int_equal(store_dispatch_queued(d, ROUTE), 1);
+    assert_int_equal(store_dispatch_held(d), 1);
+    store_lease l;
+    assert_true(store_dispatch_next(d, 10, &l));
+    assert_int_equal(l.ticket_id, 8);
+    assert_false(store_dispatch_next(d, 10, &l));
+    assert_true(store_dispatch_deadline(d) <= 6000);
+    assert_true(store_dispatch_result(d, &w, l.lease_id, 8, 20, NULL));
+    assert_int_equal(store_dispatch_deadline(d), 6000 < 20 + SILENCE_MS ? 6000 : 20 + SILENCE_MS);
+    assert_int_equal(store_dispatch_release(d, 5999), 0);
+    assert_int_equal(store_dispatch_release(d, 6000), 1);
+    assert_int_equal(store_dispatch_held(d), 0);
+    assert_true(store_dispatch_next(d, 6000, &l));
+    assert_int_equal(l.ticket_id, 7);
+
+    store_dispatch_hold(d, ROUTE, 9, 100);
+    assert_true(store_dispatch_unqueue(d, ROUTE, 9));
+    store_dispatch_hold(d, PRIO, 10, 100);
+    store_dispatch_clear_queues(d);
+    assert_int_equal(store_dispatch_held(d), 0);
+    assert_int_equal(store_dispatch_release(d, 1000000), 0);
+    store_dispatch_hold(d, HELPDESK__V1__STAGE__STAGE_UNSPECIFIED, 11, 100); /* ignored */
+    assert_int_equal(store_dispatch_held(d), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_grows_and_front, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_stages_one_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_until_due, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
