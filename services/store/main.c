@@ -53,7 +53,7 @@ typedef struct {
     hd_metrics *reg;
     hd_http *http;
     hd_metric *queued[STAGE_SLOTS]; /* by stage: prioritize, route, escalate (index = stage) */
-    hd_metric *leases, *workers, *reconnects, *db_up, *last_seq;
+    hd_metric *leases, *held, *workers, *reconnects, *db_up, *last_seq;
 } app;
 
 /* The series the group commit and the work socket update (store_metrics). */
@@ -107,6 +107,9 @@ static void obs_init(app *a)
             hd_stage_name(stages[i]));
     a->leases = hd_metrics_gauge(a->reg, "helpdesk_store_leases_outstanding",
                                  "Work items dispatched and not yet answered.", NULL, NULL);
+    a->held = hd_metrics_gauge(a->reg, "helpdesk_store_held_back",
+                               "Tickets whose stage result the database refused, waiting "
+                               "store.refused_retry_ms to be dispatched again.", NULL, NULL);
     a->workers = hd_metrics_gauge(a->reg, "helpdesk_store_workers",
                                   "Workers known to the store (announced and heartbeating).",
                                   NULL, NULL);
@@ -128,6 +131,7 @@ static void obs_update(app *a)
             hd_metric_set(a->queued[i],
                           (int64_t)store_dispatch_queued(a->s.disp, (Helpdesk__V1__Stage)i));
     hd_metric_set(a->leases, (int64_t)store_dispatch_leases(a->s.disp));
+    hd_metric_set(a->held, (int64_t)store_dispatch_held(a->s.disp));
     hd_metric_set(a->workers, (int64_t)store_dispatch_workers(a->s.disp));
     bool up = !store_db_broken(a->s.db);
     hd_metric_set(a->db_up, up);

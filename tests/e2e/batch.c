@@ -222,6 +222,14 @@ static bool log_reaches(void *arg)
     return count_in_log(c->p, c->needle) >= c->at_least;
 }
 
+/* /metrics of the store on *port says one ticket is held back. */
+static bool held_back_one(void *port)
+{
+    char metrics[65536];
+    return ht_http_get(*(int *)port, "/metrics", metrics, sizeof metrics, 2000) == 200 &&
+           strstr(metrics, "\nhelpdesk_store_held_back{service=\"store\"} 1\n") != NULL;
+}
+
 /* A routing result the database refuses (a rule the store does not know: no ticket may go to
  * the messaging queue) is not dispatched again at once: the router hears why, the ticket waits
  * as triaged for store.refused_retry_ms, and once the database accepts it the next try routes
@@ -233,8 +241,11 @@ static void test_refused_result_is_held_back(void **state)
     assert_int_equal(ht_stop(f->store, 10000), 0);
     char retry[64];
     snprintf(retry, sizeof retry, "HD_STORE_REFUSED_RETRY_MS=%d", RETRY_MS);
-    f->store = ht_start_ready(f->env, "hd-store", (const char *const[]){retry, NULL});
+    f->store = ht_start_ready(f->env, "hd-store",
+                              (const char *const[]){retry, "HD_HTTP_LISTEN=127.0.0.1:0", NULL});
     assert_non_null(f->store);
+    int port = ht_http_port(f->store, 10000);
+    assert_true(port > 0);
     assert_int_equal(ht_sql_exec(f->env, "ALTER TABLE tickets ADD CONSTRAINT e2e_no_messaging "
                                          "CHECK (queue IS DISTINCT FROM 'messaging')"),
                      0);
@@ -272,6 +283,7 @@ static void test_refused_result_is_held_back(void **state)
     assert_true(hd_mono_ms() - first >= RETRY_MS / 2);
     assert_true(ht_wait_tickets_status(f->env, &id[0], 1, HELPDESK__V1__STATUS__STATUS_TRIAGED,
                                        1000));
+    assert_true(ht_wait_until(held_back_one, &port, 5000)); /* the gauge follows each turn */
 
     /* The operator drops the rule: the next try goes through. */
     assert_int_equal(ht_sql_exec(f->env, "ALTER TABLE tickets DROP CONSTRAINT e2e_no_messaging"),
