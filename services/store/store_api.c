@@ -73,9 +73,16 @@ static void get_ticket(store_db *db, const HdGetTicket *g, store_reply *rep)
     }
 }
 
-static int check_filter_text(const char *s, const char *field, store_reply *rep)
+int store_reply_check_text(store_reply *rep, const char *s, bool required, const char *field)
 {
-    if (s == NULL || hd_utf8_valid(s, strlen(s)))
+    if (s == NULL || s[0] == '\0') {
+        if (!required)
+            return 0;
+        store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, field,
+                          "%s is required", field);
+        return -1;
+    }
+    if (hd_utf8_valid(s, strlen(s)))
         return 0;
     store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, field,
                       "%s is not valid UTF-8 text", field);
@@ -87,7 +94,7 @@ static void list_tickets(store_db *db, const HdListTickets *l, store_reply *rep)
     static const HdListTickets none = HELPDESK__V1__LIST_TICKETS__INIT;
     if (l == NULL)
         l = &none;
-    if (check_filter_text(l->queue, "queue", rep) != 0)
+    if (store_reply_check_text(rep, l->queue, false, "queue") != 0)
         return;
     if ((unsigned)l->status > HELPDESK__V1__STATUS__STATUS_REOPENED) {
         store_reply_error(rep, HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD, "status",
@@ -101,7 +108,7 @@ static void list_tickets(store_db *db, const HdListTickets *l, store_reply *rep)
     }
     uint32_t limit = l->limit == 0 ? LIST_DEFAULT : l->limit > LIST_MAX ? LIST_MAX : l->limit;
     HdTicketList *out = NULL;
-    if (check_filter_text(l->assignee, "assignee", rep) != 0)
+    if (store_reply_check_text(rep, l->assignee, false, "assignee") != 0)
         return;
     if (store_db_list_tickets(db, l, limit, &out) != STORE_DB_OK) {
         store_reply_db_error(rep, db);
@@ -132,7 +139,7 @@ static int check_consumer(const char *consumer, store_reply *rep)
                           "consumer must name the durable consumer");
         return -1;
     }
-    return check_filter_text(consumer, "consumer", rep);
+    return store_reply_check_text(rep, consumer, false, "consumer");
 }
 
 static void cursor_reply(store_reply *rep, const char *consumer, int64_t seq)

@@ -25,6 +25,10 @@ void store_api_receipt(store_reply *rep, HdContactReceipt *rc, const store_event
  * (retry). db NULL: the group's transaction failed, always UNAVAILABLE. */
 void store_reply_db_error(store_reply *rep, const store_db *db);
 
+/* 0 when text field `field` (s) is valid UTF-8 and, if `required`, not empty; else -1 with
+ * ERROR_INVALID_FIELD naming it in rep. */
+int store_reply_check_text(store_reply *rep, const char *s, bool required, const char *field);
+
 /* The issue-3 requests (act, next, search, sla_signal, record_communication,
  * get_communication), in store_api_flow.c. False when req is none of them. */
 bool store_api_workflow(store_db *db, const HdRequest *req, int64_t now_ms, store_reply *rep,

@@ -4,24 +4,11 @@
 #include <string.h>
 
 #include "hd/log.h"
-#include "hd/utf8.h"
 #include "store_api.h"
 
 #define SEARCH_DEFAULT 10
 #define SEARCH_MAX 100
 #define INVALID HELPDESK__V1__ERROR_CODE__ERROR_INVALID_FIELD
-
-static int need_text(const char *s, const char *field, store_reply *rep)
-{
-    if (s == NULL || s[0] == '\0') {
-        store_reply_error(rep, INVALID, field, "%s is required", field);
-        return -1;
-    }
-    if (hd_utf8_valid(s, strlen(s)))
-        return 0;
-    store_reply_error(rep, INVALID, field, "%s is not valid UTF-8 text", field);
-    return -1;
-}
 
 static void ticket_reply(store_reply *rep, HdTicketDetail *d)
 {
@@ -59,7 +46,8 @@ static void act(store_db *db, const HdTicketAction *a, int64_t now_ms, store_rep
 static void next(store_db *db, const HdNextTicket *n, int64_t now_ms, store_reply *rep,
                  store_events *evs)
 {
-    if (n == NULL || need_text(n->queue, "queue", rep) || need_text(n->agent, "agent", rep))
+    if (n == NULL || store_reply_check_text(rep, n->queue, true, "queue") ||
+        store_reply_check_text(rep, n->agent, true, "agent"))
         return;
     HdTicketDetail *d = NULL;
     enum store_db_rc rc = store_db_next(db, n->queue, n->agent, now_ms, &d, evs);
@@ -81,7 +69,7 @@ static void search(store_db *db, const HdSearchSolutions *s, store_reply *rep)
         store_reply_error(rep, INVALID, "text", "search needs text or similar_to");
         return;
     }
-    if (has_text && need_text(s->text, "text", rep))
+    if (has_text && store_reply_check_text(rep, s->text, true, "text"))
         return;
     uint32_t limit = s->limit == 0 ? SEARCH_DEFAULT : s->limit > SEARCH_MAX ? SEARCH_MAX : s->limit;
     HdSearchResults *out = NULL;
@@ -124,7 +112,7 @@ static int check_communication(const HdRecordCommunication *c, store_reply *rep)
         store_reply_error(rep, INVALID, "ticket_id", "record_communication needs a ticket_id");
         return -1;
     }
-    if (need_text(c->key, "key", rep))
+    if (store_reply_check_text(rep, c->key, true, "key"))
         return -1;
     if (c->attempt == 0 || c->attempt > INT32_MAX) {
         store_reply_error(rep, INVALID, "attempt", "attempt counts from 1");
@@ -133,7 +121,7 @@ static int check_communication(const HdRecordCommunication *c, store_reply *rep)
     const char *opt[] = {c->kind, c->channel, c->recipient, c->subject, c->error, c->actor};
     const char *names[] = {"kind", "channel", "recipient", "subject", "error", "actor"};
     for (size_t i = 0; i < 6; i++)
-        if (opt[i] && opt[i][0] && need_text(opt[i], names[i], rep))
+        if (store_reply_check_text(rep, opt[i], false, names[i]))
             return -1;
     return 0;
 }
@@ -162,7 +150,7 @@ static void record_communication(store_db *db, const HdRecordCommunication *c, i
 
 static void get_communication(store_db *db, const HdGetCommunication *g, store_reply *rep)
 {
-    if (g == NULL || need_text(g->key, "key", rep))
+    if (g == NULL || store_reply_check_text(rep, g->key, true, "key"))
         return;
     HdCommunicationStatus *out = NULL;
     if (store_db_get_communication(db, g->key, &out) != STORE_DB_OK) {

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "hd/log.h"
-#include "hd/utf8.h"
 #include "store_api.h"
 #include "store_notify.h"
 
@@ -28,21 +27,6 @@ static int check_ids(const int64_t *ids, size_t n, const char *name, store_reply
     return 0;
 }
 
-/* A required (or, when !required, optional) text field: present and valid UTF-8. */
-static int check_text(const char *s, bool required, const char *field, store_reply *rep)
-{
-    if (s == NULL || s[0] == '\0') {
-        if (!required)
-            return 0;
-        store_reply_error(rep, INVALID, field, "%s is required", field);
-        return -1;
-    }
-    if (hd_utf8_valid(s, strlen(s)))
-        return 0;
-    store_reply_error(rep, INVALID, field, "%s is not valid UTF-8 text", field);
-    return -1;
-}
-
 static void notify_lookup(store_db *db, const HdNotifyLookup *l, store_reply *rep)
 {
     static const HdNotifyLookup none = HELPDESK__V1__NOTIFY_LOOKUP__INIT;
@@ -59,7 +43,7 @@ static void notify_lookup(store_db *db, const HdNotifyLookup *l, store_reply *re
     for (size_t i = 0; i < l->n_keys; i++) {
         char field[32];
         snprintf(field, sizeof field, "keys[%zu]", i);
-        if (check_text(l->keys[i], true, field, rep) != 0)
+        if (store_reply_check_text(rep, l->keys[i], true, field) != 0)
             return;
     }
     HdNotifyContext *out = NULL;
@@ -80,7 +64,7 @@ static int check_record(const HdRecordCommunication *c, size_t i, store_reply *r
         return -1;
     }
     snprintf(field, sizeof field, "records[%zu].key", i);
-    if (check_text(c->key, true, field, rep) != 0)
+    if (store_reply_check_text(rep, c->key, true, field) != 0)
         return -1;
     if (c->attempt == 0 || c->attempt > INT32_MAX) {
         snprintf(field, sizeof field, "records[%zu].attempt", i);
@@ -91,7 +75,7 @@ static int check_record(const HdRecordCommunication *c, size_t i, store_reply *r
     const char *names[] = {"kind", "channel", "recipient", "subject", "error", "actor"};
     for (size_t k = 0; k < 6; k++) {
         snprintf(field, sizeof field, "records[%zu].%s", i, names[k]);
-        if (check_text(opt[k], false, field, rep) != 0)
+        if (store_reply_check_text(rep, opt[k], false, field) != 0)
             return -1;
     }
     return 0;

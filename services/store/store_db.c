@@ -769,7 +769,7 @@ int64_t store_db_last_seq(const store_db *db)
 
 /* ---- operations ---- */
 
-static HdContactReceipt *receipt_new(int64_t contact_id, size_t n, bool duplicate)
+HdContactReceipt *store_receipt_new(int64_t contact_id, size_t n, bool duplicate)
 {
     HdContactReceipt *rc = store_zalloc(sizeof *rc);
     helpdesk__v1__contact_receipt__init(rc);
@@ -801,7 +801,7 @@ static enum store_db_rc read_receipt(store_db *db, const HdContact *c, HdContact
     r = run(db, S_CONTACT_TICKETS, &q);
     if (r == NULL)
         return STORE_DB_ERROR;
-    HdContactReceipt *rc = receipt_new(contact_id, (size_t)PQntuples(r), true);
+    HdContactReceipt *rc = store_receipt_new(contact_id, (size_t)PQntuples(r), true);
     for (int i = 0; i < PQntuples(r); i++)
         rc->ticket_ids[i] = store_col_i64(r, i, 0);
     PQclear(r);
@@ -904,7 +904,7 @@ enum store_db_rc store_db_create_tickets(store_db *db, const HdContact *c, int64
     }
     int64_t contact_id = store_col_i64(r, 0, 0);
     PQclear(r);
-    rc = receipt_new(contact_id, c->n_problems, false);
+    rc = store_receipt_new(contact_id, c->n_problems, false);
     for (size_t i = 0; i < c->n_problems; i++)
         if (create_one(db, c, contact_id, i, now_ms, &rc->ticket_ids[i], evs) != 0)
             goto fail;

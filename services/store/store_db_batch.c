@@ -132,17 +132,6 @@ static PGresult *brun(store_db *db, enum batch_stmt s, const store_params *p)
 
 /* ---- creates ---- */
 
-static HdContactReceipt *receipt_new(int64_t contact_id, size_t n, bool duplicate)
-{
-    HdContactReceipt *rc = store_zalloc(sizeof *rc);
-    helpdesk__v1__contact_receipt__init(rc);
-    rc->contact_id = contact_id;
-    rc->duplicate = duplicate;
-    rc->n_ticket_ids = n;
-    rc->ticket_ids = store_zalloc((n ? n : 1) * sizeof *rc->ticket_ids);
-    return rc;
-}
-
 static bool same_key(const HdContact *a, const HdContact *b)
 {
     return strcmp(a->source, b->source) == 0 && strcmp(a->external_id, b->external_id) == 0;
@@ -188,7 +177,7 @@ static void take_lookup(const PGresult *r, store_batch_item *v, const size_t *wh
         while (end < rows && store_col_i64(r, end, 0) == k)
             end++;
         size_t nt = store_col_null(r, row, 2) ? 0 : (size_t)(end - row);
-        HdContactReceipt *rc = receipt_new(store_col_i64(r, row, 1), nt, true);
+        HdContactReceipt *rc = store_receipt_new(store_col_i64(r, row, 1), nt, true);
         for (size_t t = 0; t < nt; t++)
             rc->ticket_ids[t] = store_col_i64(r, row + (int)t, 2);
         v[who[k - 1]].receipt = rc;
@@ -275,7 +264,7 @@ static void make_new(store_batch_item *it, int64_t *cid, int64_t *tid, int64_t n
 {
     const HdContact *c = it->contact;
     int64_t contact_id = (*cid)++;
-    it->receipt = receipt_new(contact_id, c->n_problems, false);
+    it->receipt = store_receipt_new(contact_id, c->n_problems, false);
     contact_row(ca, contact_id, c, now_ms);
     for (size_t i = 0; i < c->n_problems; i++) {
         int64_t id = (*tid)++;
@@ -327,7 +316,7 @@ static void copy_repeats(store_batch_item *v, const size_t *first, size_t n)
         if (j == SIZE_MAX)
             continue;
         const HdContactReceipt *f = v[j].receipt;
-        v[i].receipt = receipt_new(f->contact_id, f->n_ticket_ids, true);
+        v[i].receipt = store_receipt_new(f->contact_id, f->n_ticket_ids, true);
         memcpy(v[i].receipt->ticket_ids, f->ticket_ids, f->n_ticket_ids * sizeof *f->ticket_ids);
     }
 }

@@ -92,6 +92,8 @@ bool store_col_null(const PGresult *r, int row, int col);
 int64_t store_col_i64(const PGresult *r, int row, int col);
 char *store_col_str(const PGresult *r, int row, int col);
 void *store_zalloc(size_t n);
+/* A receipt of contact_id with room for n ticket ids; `duplicate`: the contact was there. */
+HdContactReceipt *store_receipt_new(int64_t contact_id, size_t n, bool duplicate);
 
 HdTicket *store_ticket_from_row(const PGresult *r, int row);
 /* The five SLA columns (first response, update interval, resolution, tier 2, tier 3) from
