@@ -138,6 +138,21 @@ void ht_check_events(ht_env *env, long tickets)
            max, tickets);
 }
 
+void ht_check_load_survived(ht_env *env, ht_load *l, const char *source, int contacts,
+                            int queued_ms, long notifier_floor, int consumer_ms)
+{
+    const ht_load_stats *st = ht_load_get_stats(l);
+    if (st->refused != 0)
+        fail_msg("%ld contacts were refused; first: %s", st->refused, st->first_refusal);
+    if (st->mismatches != 0)
+        fail_msg("%ld contacts got receipts naming different tickets", st->mismatches);
+    assert_int_equal(st->acked, contacts);
+    ht_check_all_queued(env, st->tickets, queued_ms);
+    ht_check_receipts(env, l, source, contacts, ht_load_problems_of);
+    ht_check_events(env, st->tickets);
+    ht_check_consumers(env, notifier_floor, contacts, consumer_ms);
+}
+
 long ht_consumer_cursor(ht_env *env, const char *consumer)
 {
     char sql[200];

@@ -30,6 +30,12 @@ void ht_check_events(ht_env *env, long tickets);
  * sent, naming every ticket of the contact; no communication was sent twice. Each wait is at
  * most timeout_ms. */
 void ht_check_consumers(ht_env *env, long notifier_floor, long contacts, int timeout_ms);
+/* All of the above after a load of `contacts` contacts (source `source`) that faults were made
+ * around: no contact refused or answered with other tickets, every one acknowledged, every
+ * ticket queued within queued_ms, receipts, events, and the consumers past notifier_floor within
+ * consumer_ms. */
+void ht_check_load_survived(ht_env *env, ht_load *l, const char *source, int contacts,
+                            int queued_ms, long notifier_floor, int consumer_ms);
 /* The cursor a consumer committed in the store (0 when none), -1 on error. */
 long ht_consumer_cursor(ht_env *env, const char *consumer);
 

@@ -297,9 +297,13 @@ static pid_t spawn(const char *path, char *const argv[], char **envp, const char
     return pid;
 }
 
-ht_proc *ht_start(ht_env *env, const char *bin, const char *const *extra_env)
+enum { MAX_WRAP = 8 };
+
+/* BIN_DIR/bin --config CONFIG, behind the n words of wrap (none: run directly). */
+static ht_proc *launch(ht_env *env, const char *const *wrap, size_t n, const char *bin,
+                       const char *const *extra_env)
 {
-    if (env->nprocs >= HT_MAX_PROCS)
+    if (n > MAX_WRAP || env->nprocs >= HT_MAX_PROCS)
         return NULL;
     ht_proc *p = &env->procs[env->nprocs];
     memset(p, 0, sizeof *p);
@@ -307,16 +311,28 @@ ht_proc *ht_start(ht_env *env, const char *bin, const char *const *extra_env)
     snprintf(p->log, sizeof p->log, "%s/%s-%d.log", env->dir, bin, env->nprocs);
     char path[700];
     snprintf(path, sizeof path, "%s/%s", env->bin, bin);
-    if (access(path, X_OK) != 0) {
-        fprintf(stderr, "harness: %s is missing or not executable\n", path);
+    if (access(path, X_OK) != 0 || (n > 0 && access(wrap[0], X_OK) != 0)) {
+        fprintf(stderr, "harness: %s%s%s is missing or not executable\n", path,
+                n > 0 ? " or " : "", n > 0 ? wrap[0] : "");
         return NULL;
     }
-    char *argv[] = {path, "--config", env->config, NULL};
+    char *argv[MAX_WRAP + 4];
+    for (size_t i = 0; i < n; i++)
+        argv[i] = (char *)wrap[i];
+    argv[n] = path;
+    argv[n + 1] = "--config";
+    argv[n + 2] = env->config;
+    argv[n + 3] = NULL;
     char **envp = child_environ(extra_env);
-    p->pid = spawn(path, argv, envp, p->log, p->log);
+    p->pid = spawn(argv[0], argv, envp, p->log, p->log);
     free(envp);
     env->nprocs++;
     return p;
+}
+
+ht_proc *ht_start(ht_env *env, const char *bin, const char *const *extra_env)
+{
+    return launch(env, NULL, 0, bin, extra_env);
 }
 
 static int exit_code(int status)
@@ -1133,32 +1149,8 @@ bool ht_wait_http_status(int port, const char *path, int status, int timeout_ms)
 ht_proc *ht_start_wrapped(ht_env *env, const char *const *wrap, const char *bin,
                           const char *const *extra_env)
 {
-    enum { MAX_WRAP = 8 };
     size_t n = 0;
     while (wrap != NULL && wrap[n] != NULL)
         n++;
-    if (n == 0 || n > MAX_WRAP || env->nprocs >= HT_MAX_PROCS)
-        return NULL;
-    ht_proc *p = &env->procs[env->nprocs];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", bin);
-    snprintf(p->log, sizeof p->log, "%s/%s-%d.log", env->dir, bin, env->nprocs);
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", env->bin, bin);
-    if (access(path, X_OK) != 0 || access(wrap[0], X_OK) != 0) {
-        fprintf(stderr, "harness: %s or %s is missing or not executable\n", path, wrap[0]);
-        return NULL;
-    }
-    char *argv[MAX_WRAP + 4];
-    for (size_t i = 0; i < n; i++)
-        argv[i] = (char *)wrap[i];
-    argv[n] = path;
-    argv[n + 1] = "--config";
-    argv[n + 2] = env->config;
-    argv[n + 3] = NULL;
-    char **envp = child_environ(extra_env);
-    p->pid = spawn(wrap[0], argv, envp, p->log, p->log);
-    free(envp);
-    env->nprocs++;
-    return p;
+    return n == 0 ? NULL : launch(env, wrap, n, bin, extra_env);
 }
