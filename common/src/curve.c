@@ -234,17 +234,26 @@ static int load_pair(const hd_config *cfg, const char *key, hd_curve_opts *o, ch
     return 0;
 }
 
-int hd_curve_client_config(const hd_config *cfg, const char *server, hd_curve_opts *out,
-                           char *err, size_t errlen)
+/* Clears *out and reads curve.enabled: 1 on (the caller goes on to fill out), 0 off, -1 with
+ * the reason in err. `key` gets the setting curve.<server>_<what>_key_file. */
+static int curve_wanted(const hd_config *cfg, const char *server, const char *what,
+                        hd_curve_opts *out, char key[64], char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    snprintf(key, 64, "curve.%s_%s_key_file", server, what);
     bool on;
     if (hd_curve_enabled(cfg, &on, err, errlen) != 0)
         return -1;
-    if (!on)
-        return 0;
+    return on ? 1 : 0;
+}
+
+int hd_curve_client_config(const hd_config *cfg, const char *server, hd_curve_opts *out,
+                           char *err, size_t errlen)
+{
     char key[64];
-    snprintf(key, sizeof key, "curve.%s_public_key_file", server);
+    int on = curve_wanted(cfg, server, "public", out, key, err, errlen);
+    if (on <= 0)
+        return on;
     if (load_pair(cfg, "curve.client_secret_key_file", out, err, errlen) != 0 ||
         hd_curve_key_load(hd_config_str(cfg, key, NULL), key, out->server_key, err, errlen) != 0)
         return -1;
@@ -740,15 +749,11 @@ int hd_zap_reload(hd_zap *z, char *err, size_t errlen)
 int hd_curve_server_start(const hd_config *cfg, const char *server, void *ctx,
                           hd_curve_opts *out, hd_zap **zap, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
     *zap = NULL;
-    bool on;
-    if (hd_curve_enabled(cfg, &on, err, errlen) != 0)
-        return -1;
-    if (!on)
-        return 0;
     char key[64];
-    snprintf(key, sizeof key, "curve.%s_secret_key_file", server);
+    int on = curve_wanted(cfg, server, "secret", out, key, err, errlen);
+    if (on <= 0)
+        return on;
     if (load_pair(cfg, key, out, err, errlen) != 0)
         return -1;
     const char *source = hd_config_str(cfg, "curve.allowed_clients", NULL);
