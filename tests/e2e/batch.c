@@ -200,28 +200,6 @@ static void test_refused_request_fails_alone(void **state)
     ht_pass(f->env);
 }
 
-typedef struct {
-    ht_proc *p;
-    const char *needle;
-    int at_least;
-} log_count;
-
-static int count_in_log(const ht_proc *p, const char *needle)
-{
-    char *log = ht_read_file(p->log, NULL);
-    int n = 0;
-    for (const char *at = log ? strstr(log, needle) : NULL; at; at = strstr(at + 1, needle))
-        n++;
-    free(log);
-    return n;
-}
-
-static bool log_reaches(void *arg)
-{
-    const log_count *c = arg;
-    return count_in_log(c->p, c->needle) >= c->at_least;
-}
-
 /* /metrics of the store on *port says one ticket is held back. */
 static bool held_back_one(void *port)
 {
@@ -270,16 +248,14 @@ static void test_refused_result_is_held_back(void **state)
     char needle[96];
     snprintf(needle, sizeof needle, "event=result_refused_by_database ticket_id=%lld",
              (long long)id[0]);
-    log_count once = {f->store, needle, 1}, again = {f->store, needle, 2};
-    assert_true(ht_wait_until(log_reaches, &once, 10000));
+    assert_true(ht_wait_log(f->store, needle, 1, 10000));
     assert_true(ht_log_contains(f->store, "field=e2e_no_messaging"));
-    assert_true(ht_wait_until(log_reaches, &(log_count){router, "field=e2e_no_messaging", 1},
-                              10000));
+    assert_true(ht_wait_log(router, "field=e2e_no_messaging", 1, 10000));
     /* Dispatched again at once, it would be refused again within milliseconds; held back, the
      * second try comes after RETRY_MS. */
     int64_t first = hd_mono_ms();
-    assert_false(ht_wait_until(log_reaches, &again, RETRY_MS / 2));
-    assert_true(ht_wait_until(log_reaches, &again, 10000));
+    assert_false(ht_wait_log(f->store, needle, 2, RETRY_MS / 2));
+    assert_true(ht_wait_log(f->store, needle, 2, 10000));
     assert_true(hd_mono_ms() - first >= RETRY_MS / 2);
     assert_true(ht_wait_tickets_status(f->env, &id[0], 1, HELPDESK__V1__STATUS__STATUS_TRIAGED,
                                        1000));

@@ -37,35 +37,11 @@ typedef struct {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* How many times `needle` occurs in the process's log. */
-static int log_count(const ht_proc *p, const char *needle)
-{
-    char *text = ht_read_file(p->log, NULL);
-    int n = 0;
-    for (const char *s = text; s && (s = strstr(s, needle)) != NULL; s += strlen(needle))
-        n++;
-    free(text);
-    return n;
-}
-
-typedef struct {
-    const ht_proc *p;
-    const char *needle;
-    int count;
-} log_wait;
-
-static bool log_reached(void *arg)
-{
-    const log_wait *w = arg;
-    return log_count(w->p, w->needle) >= w->count;
-}
-
 static void wait_log(const ht_proc *p, const char *needle, int count)
 {
-    log_wait w = {p, needle, count};
-    if (!ht_wait_until(log_reached, &w, 15000))
-        fail_msg("%s logged \"%s\" %d times, not %d", p->name, needle, log_count(p, needle),
-                 count);
+    if (!ht_wait_log(p, needle, count, 15000))
+        fail_msg("%s logged \"%s\" %d times, not %d", p->name, needle,
+                 ht_log_count(p, needle), count);
 }
 
 /* Submits one contact with one problem; its ticket id. */
@@ -273,7 +249,7 @@ static void test_notifier_reloads_templates(void **state)
     s = ack_subject(f, submit_one(f, "tmpl-3"));
     assert_prefix(s, "Reloaded v2 - ticket ");
     free(s);
-    assert_int_equal(log_count(f->notifier, "event=templates_loaded"), 1);
+    assert_int_equal(ht_log_count(f->notifier, "event=templates_loaded"), 1);
     /* mended: the next reload takes it (and the load test below expects it) */
     assert_int_equal(ht_write_file(f->ack, "Subject: Reloaded v3 - ticket {{tickets}}\n\n"
                                            "Dear {{name}}, we have it.\n"),
@@ -316,9 +292,9 @@ static void assert_once(fixture *f, const char *kind, long tickets)
 static void test_reloads_under_load_drop_and_repeat_nothing(void **state)
 {
     fixture *f = *state;
-    int prio0 = log_count(f->prio, "event=rules_loaded");
-    int router0 = log_count(f->router, "event=rules_loaded");
-    int tmpl0 = log_count(f->notifier, "event=templates_loaded");
+    int prio0 = ht_log_count(f->prio, "event=rules_loaded");
+    int router0 = ht_log_count(f->router, "event=rules_loaded");
+    int tmpl0 = ht_log_count(f->notifier, "event=templates_loaded");
     ht_load_opts o = {.contacts = LOAD_CONTACTS,
                       .conns = 4,
                       .window = 16,

@@ -108,21 +108,9 @@ static void submit_two(fixture *f, int64_t ids[2])
     hd_reply_free(rep);
 }
 
-typedef struct {
-    ht_proc *p;
-    const char *needle;
-} log_wait;
-
-static bool log_has(void *arg)
-{
-    const log_wait *w = arg;
-    return ht_log_contains(w->p, w->needle);
-}
-
 static void wait_log(ht_proc *p, const char *needle)
 {
-    log_wait w = {p, needle};
-    if (!ht_wait_until(log_has, &w, 10000))
+    if (!ht_wait_log(p, needle, 1, 10000))
         fail_msg("the log of %s never said \"%s\"", p->name, needle);
 }
 

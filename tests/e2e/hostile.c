@@ -395,15 +395,6 @@ static bool hostile_contacts_stored(void *arg)
            a->want;
 }
 
-static int count_log_lines(const ht_proc *p, const char *needle)
-{
-    char *text = ht_read_file(p->log, NULL);
-    int n = 0;
-    for (const char *q = text; q && (q = strstr(q, needle)) != NULL; q += strlen(needle))
-        n++;
-    free(text);
-    return n;
-}
 
 static bool intake_dropped_replies(void *arg)
 {
@@ -482,7 +473,7 @@ static void test_client_that_never_reads(void **state)
      * to it rather than wait for it */
     assert_true(ht_wait_until(intake_dropped_replies, f, 10000));
     /* ...and logged that once a second, with a count, not ~40,000 times */
-    int lines = count_log_lines(f->intake, "event=reply_failed");
+    int lines = ht_log_count(f->intake, "event=reply_failed");
     assert_in_range(lines, 1, 30);
     /* the lazy client's valid contacts were all taken, though it read no reply */
     count_arg a = {f, VALID};

@@ -207,17 +207,6 @@ static void assert_no_more_replies(fixture *f)
         fail_msg("an extra reply to request %llu", (unsigned long long)extra->id);
 }
 
-/* How many times the intake log says `needle`. */
-static int log_count(const ht_proc *p, const char *needle)
-{
-    char *text = ht_read_file(p->log, NULL);
-    int n = 0;
-    for (const char *s = text; s != NULL && (s = strstr(s, needle)) != NULL; s++)
-        n++;
-    free(text);
-    return n;
-}
-
 static void test_killed_store_answers_held_contacts_at_once(void **state)
 {
     fixture *f = *state;
@@ -243,7 +232,7 @@ static void test_killed_store_answers_held_contacts_at_once(void **state)
                  FAST_MS);
     assert_int_equal(sql_count(f, "contacts", "kill"), 1); /* the frozen store made none */
     assert_true(sample(f, UNAVAILABLE_SERIES) >= unavailable_before + HELD);
-    assert_int_equal(log_count(f->intake, "event=store_disconnected"), 1);
+    assert_int_equal(ht_log_count(f->intake, "event=store_disconnected"), 1);
     assert_true(ht_log_contains(f->intake, "answered_unavailable=20"));
     retry_all(f, "kill");
     assert_no_more_replies(f);
@@ -255,7 +244,7 @@ static void test_restarted_store_answers_held_contacts_at_once(void **state)
 {
     fixture *f = *state;
     warm_up(f, "term");
-    int events_before = log_count(f->intake, "event=store_disconnected");
+    int events_before = ht_log_count(f->intake, "event=store_disconnected");
     uint64_t first = hold_contacts(f, "term");
     int64_t t0 = hd_mono_ms();
     assert_int_equal(kill(f->store->pid, SIGTERM), 0);
@@ -279,7 +268,7 @@ static void test_restarted_store_answers_held_contacts_at_once(void **state)
     assert_true(unavailable > 0); /* the store stops before it reads them */
     assert_true(ht_wait_exit(f->store, 10000));
     assert_true(WIFEXITED(f->store->status) && WEXITSTATUS(f->store->status) == 0);
-    assert_int_equal(log_count(f->intake, "event=store_disconnected"), events_before + 1);
+    assert_int_equal(ht_log_count(f->intake, "event=store_disconnected"), events_before + 1);
     retry_all(f, "term");
     assert_no_more_replies(f);
     ht_pass(f->env);

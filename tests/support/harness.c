@@ -376,6 +376,34 @@ bool ht_log_contains(const ht_proc *p, const char *needle)
     return found;
 }
 
+int ht_log_count(const ht_proc *p, const char *needle)
+{
+    char *text = ht_read_file(p->log, NULL);
+    int n = 0;
+    for (const char *s = text; s && (s = strstr(s, needle)) != NULL; s += strlen(needle))
+        n++;
+    free(text);
+    return n;
+}
+
+typedef struct {
+    const ht_proc *p;
+    const char *needle;
+    int count;
+} log_wait;
+
+static bool log_reached(void *arg)
+{
+    const log_wait *w = arg;
+    return ht_log_count(w->p, w->needle) >= w->count;
+}
+
+bool ht_wait_log(const ht_proc *p, const char *needle, int count, int timeout_ms)
+{
+    log_wait w = {p, needle, count};
+    return ht_wait_until(log_reached, &w, timeout_ms);
+}
+
 bool ht_wait_ready(ht_env *env, ht_proc *p, int timeout_ms)
 {
     (void)env;

@@ -87,6 +87,11 @@ int ht_stop_all(ht_env *env);
 /* True when the log of p mentions a sanitizer report. */
 bool ht_log_has_sanitizer_report(const ht_proc *p);
 bool ht_log_contains(const ht_proc *p, const char *needle);
+/* How many times `needle` occurs in the process's log. */
+int ht_log_count(const ht_proc *p, const char *needle);
+/* Polls the log until `needle` occurs at least `count` times; false when timeout_ms passes
+ * first (the caller says what it waited for). */
+bool ht_wait_log(const ht_proc *p, const char *needle, int count, int timeout_ms);
 /* Prints the last `lines` lines of every service log to stderr. */
 void ht_dump_logs(const ht_env *env, int lines);
 
