@@ -121,21 +121,6 @@ static void opts_load(bench_opts *o)
     free(copy);
 }
 
-static long vm_hwm_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return kb;
-}
-
 /* Peak RSS per service name, the largest of its replicas. */
 static void collect_rss(ht_env *env, bench_result *res)
 {
@@ -144,7 +129,7 @@ static void collect_rss(ht_env *env, bench_result *res)
         ht_proc *p = &env->procs[i];
         if (!ht_alive(p))
             continue;
-        long kb = vm_hwm_kb(p->pid);
+        long kb = ht_proc_status_kb(p->pid, "VmHWM:");
         const char *name = strncmp(p->name, "hd-", 3) == 0 ? p->name + 3 : p->name;
         int k = 0;
         while (k < res->nrss && strcmp(res->rss[k].name, name) != 0)

@@ -85,22 +85,6 @@ static void opts_load(timer_opts *o)
         o->problems = 2;
 }
 
-static long proc_status_kb(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    size_t klen = strlen(key);
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, klen) == 0)
-            kb = strtol(line + klen, NULL, 10);
-    fclose(f);
-    return kb;
-}
-
 /* ---------------------------------------------------------------- preloading */
 
 static int sql(ht_env *env, const char *what, const char *text)
@@ -296,7 +280,7 @@ static void run_load(ht_env *env, const timer_opts *o, ht_proc *timer, timer_res
         while (sent < total && sent < due && send_contact(sock, sent, o->problems) == 0)
             sent++;
         drain_replies(sock, res, 5);
-        long hwm = proc_status_kb(timer->pid, "VmHWM:");
+        long hwm = ht_proc_status_kb(timer->pid, "VmHWM:");
         if (hwm > res->hwm_end_kb)
             res->hwm_end_kb = hwm;
     }
@@ -403,7 +387,7 @@ static int run(ht_env *env, const timer_opts *o, timer_result *res)
     ht_proc *timer = start_timer(env, o, &res->rebuild_s, &res->rebuilt_tickets);
     if (timer == NULL || res->rebuilt_tickets < 0)
         return -1;
-    res->hwm_rebuilt_kb = proc_status_kb(timer->pid, "VmHWM:");
+    res->hwm_rebuilt_kb = ht_proc_status_kb(timer->pid, "VmHWM:");
     if (start_workers(env, o) != 0)
         return -1;
     fprintf(stderr, "bench_timer: load for %d s ...\n", o->load_s);
@@ -411,12 +395,12 @@ static int run(ht_env *env, const timer_opts *o, timer_result *res)
     /* every deadline of the load has passed, plus time for the signals to be taken */
     int64_t settle = mono_ms() + (int64_t)(o->tier2_s + 3) * 1000;
     while (mono_ms() < settle) {
-        long hwm = proc_status_kb(timer->pid, "VmHWM:");
+        long hwm = ht_proc_status_kb(timer->pid, "VmHWM:");
         if (hwm > res->hwm_end_kb)
             res->hwm_end_kb = hwm;
         usleep(200000);
     }
-    res->rss_end_kb = proc_status_kb(timer->pid, "VmRSS:");
+    res->rss_end_kb = ht_proc_status_kb(timer->pid, "VmRSS:");
     measure(env, first_load_id, res);
     fprintf(stderr, "bench_timer: restarting the timer ...\n");
     if (ht_stop(timer, 10000) != 0)

@@ -182,21 +182,6 @@ static void test_wrong_frame_counts_and_empty_frames(void **state)
     ht_pass(f->env);
 }
 
-/* Peak resident memory of a process in kB (VmHWM), -1 when unknown. */
-static long peak_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, fp))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(fp);
-    return kb;
-}
 
 /* True when the monitor reports the peer dropped the connection within timeout_ms. */
 static bool wait_disconnected(void *mon, int timeout_ms)
@@ -272,7 +257,7 @@ static void test_huge_frame(void **state)
         zmq_close(mon);
     }
     /* neither service ever held the message: their peak memory stayed well under 100 MB */
-    long ikb = peak_rss_kb(f->intake->pid), skb = peak_rss_kb(f->store->pid);
+    long ikb = ht_proc_status_kb(f->intake->pid, "VmHWM:"), skb = ht_proc_status_kb(f->store->pid, "VmHWM:");
     print_message("peak RSS after the 100 MB frames: intake %ld kB, store %ld kB\n", ikb, skb);
     assert_true(ikb > 0 && skb > 0);
     if (ikb > 80L * 1024 || skb > 80L * 1024)

@@ -376,6 +376,22 @@ bool ht_log_contains(const ht_proc *p, const char *needle)
     return found;
 }
 
+long ht_proc_status_kb(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    size_t klen = strlen(key);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0)
+            kb = strtol(line + klen, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
 int ht_log_count(const ht_proc *p, const char *needle)
 {
     char *text = ht_read_file(p->log, NULL);

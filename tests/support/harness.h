@@ -87,6 +87,9 @@ int ht_stop_all(ht_env *env);
 /* True when the log of p mentions a sanitizer report. */
 bool ht_log_has_sanitizer_report(const ht_proc *p);
 bool ht_log_contains(const ht_proc *p, const char *needle);
+/* A "kB" line of /proc/PID/status ("VmHWM:" the peak resident memory, "VmRSS:" the current),
+ * -1 when unknown. */
+long ht_proc_status_kb(pid_t pid, const char *key);
 /* How many times `needle` occurs in the process's log. */
 int ht_log_count(const ht_proc *p, const char *needle);
 /* Polls the log until `needle` occurs at least `count` times; false when timeout_ms passes
